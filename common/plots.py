@@ -1,0 +1,84 @@
+"""The report's figures, drawn with matplotlib's file-only backend."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .data import CLASSES  # noqa: E402
+
+RIGHT, WRONG = "green", "red"
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_samples(images, labels, path, title="CIFAR-10 training images"):
+    """1.1.1: a few uint8 3x32x32 images, enlarged, each titled with its class."""
+    fig, axes = plt.subplots(1, len(images), figsize=(2.2 * len(images), 2.6))
+    for ax, image, label in zip(axes, images, labels):
+        ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_title(CLASSES[int(label)])
+        ax.axis("off")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_curves(history, best_epoch, title, path, metric):
+    """Figures 2-9, 14-15: training and validation loss ("loss") or accuracy ("acc") per epoch."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    epochs = history["epoch"]
+    ax.plot(epochs, history[f"train_{metric}"], "o-", ms=3, label="training")
+    ax.plot(epochs, history[f"val_{metric}"], "s-", ms=3, label="validation")
+    ax.axvline(best_epoch, color="grey", ls="--", lw=1,
+               label=f"best validation accuracy (epoch {best_epoch})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy loss" if metric == "loss" else "accuracy (%)")
+    ax.set_xticks(epochs if len(epochs) <= 20 else epochs[::max(1, len(epochs) // 10)])
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)
+
+
+def plot_comparison(runs, path, title):
+    """1.3.5: validation accuracy and loss per epoch, one line per dropout p."""
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label, history in runs.items():
+        ax_acc.plot(history["epoch"], history["val_acc"], "o-", ms=3, label=label)
+        ax_loss.plot(history["epoch"], history["val_loss"], "o-", ms=3, label=label)
+    for ax, ylabel in ((ax_acc, "validation accuracy (%)"), (ax_loss, "validation loss")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title, fontsize=11)
+    _save(fig, path)
+
+
+def prediction_colour(true, pred):
+    return RIGHT if int(true) == int(pred) else WRONG
+
+
+def plot_predictions(images, true, pred, probs, path, title):
+    """Figures 10-13: images titled true / predicted (probability), green if right, red if wrong."""
+    n = len(images)
+    cols = 5
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.7 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([])
+        if i >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(images[i].permute(1, 2, 0).numpy(), interpolation="nearest")
+        colour = prediction_colour(true[i], pred[i])
+        ax.set_title(f"#{i + 1} true: {CLASSES[int(true[i])]}\npred: {CLASSES[int(pred[i])]} "
+                     f"({float(probs[i][int(pred[i])]):.2f})", color=colour, fontsize=9)
+        for spine in ax.spines.values():
+            spine.set_edgecolor(colour)
+            spine.set_linewidth(3)
+    fig.suptitle(title, fontsize=11)
+    _save(fig, path)

@@ -1,0 +1,73 @@
+"""Questions 1.1.1-1.1.4: the CIFAR-10 images, their normalization, mean_and_std, the split.
+
+    python q1_1_data.py
+    python q1_1_data.py --data-dir data --skip-checksum     # the re-encoded offline copy
+"""
+import time
+
+import torch
+
+from common import cli
+from common.data import CLASSES, GIVEN_MEAN, GIVEN_STD, mean_and_std, normalize
+from common.plots import plot_samples
+
+SCRIPT = "q1_1_data"
+
+
+def fmt(values, digits=4):
+    return "(" + ", ".join(f"{float(v):+.{digits}f}" for v in values) + ")"
+
+
+def agreement(given, computed):
+    """The number of decimals to which two vectors agree (rounding both), for 1.1.3."""
+    for decimals in range(6, 0, -1):
+        if all(round(g, decimals) == round(float(c), decimals) for g, c in zip(given, computed)):
+            return decimals
+    return 0
+
+
+def main():
+    parser = cli.base_parser(__doc__)
+    args = cli.parse(parser)
+    started = time.perf_counter()
+    device = torch.device("cpu")  # statistics of 60,000 images need no accelerator
+    data, train_idx, val_idx = cli.load_data(args)
+    n_train, n_test = len(data.train_labels), len(data.test_labels)
+    shape = list(data.train_images.shape[1:])
+
+    print(f"1.1.1 {n_train} training images and {n_test} test images of shape {shape}, "
+          f"{len(CLASSES)} classes: {', '.join(CLASSES)}")
+    sample = torch.arange(4)
+    figure = "q1_1_1_samples.png"
+    plot_samples(data.train_images[sample], data.train_labels[sample], f"{args.out}/{figure}",
+                 "Question 1.1.1: four CIFAR-10 training images" + (" [QUICK]" if args.quick else ""))
+
+    normalized_mean, normalized_std = mean_and_std(normalize(data.train_images, dtype=torch.float64))
+    print(f"1.1.2 after normalization with the given constants: mean {fmt(normalized_mean)}, "
+          f"std {fmt(normalized_std)} (report: mean about (0, -2e-4, 1e-4), std (1.000, 1.002, 1.002))")
+
+    computed_mean, computed_std = mean_and_std(data.train_images)
+    mean_digits, std_digits = agreement(GIVEN_MEAN, computed_mean), agreement(GIVEN_STD, computed_std)
+    print(f"1.1.3 mean_and_std of the raw training images: mean {fmt(computed_mean, 5)}, std {fmt(computed_std, 5)}")
+    print(f"      given: mean {fmt(GIVEN_MEAN, 5)}, std {fmt(GIVEN_STD, 5)}")
+    print(f"      the given mean agrees to {mean_digits} decimals "
+          f"(largest difference {float((computed_mean - torch.tensor(GIVEN_MEAN, dtype=torch.float64)).abs().max()):.5f}), "
+          f"the given std to {std_digits} decimals "
+          f"(largest difference {float((computed_std - torch.tensor(GIVEN_STD, dtype=torch.float64)).abs().max()):.5f})"
+          + ("" if data.checksum_verified else "; this copy's checksums were not verified, so "
+             "its pixels may differ slightly from the original files"))
+
+    print(f"1.1.4 random_split (seed {args.seed}): {len(train_idx)} training and {len(val_idx)} validation images")
+    results = {"n_train_images": n_train, "n_test_images": n_test, "image_shape": shape,
+               "given_mean": list(GIVEN_MEAN), "given_std": list(GIVEN_STD),
+               "computed_mean": computed_mean.tolist(), "computed_std": computed_std.tolist(),
+               "mean_agrees_to_decimals": mean_digits, "std_agrees_to_decimals": std_digits,
+               "normalized_mean": normalized_mean.tolist(), "normalized_std": normalized_std.tolist(),
+               "split": {"train": len(train_idx), "val": len(val_idx)}}
+    path = cli.write_json(args, SCRIPT, device, cli.data_info(data, train_idx, val_idx),
+                          results, [figure], started)
+    print(f"wrote {figure} and {path}")
+
+
+if __name__ == "__main__":
+    cli.run(main)
