@@ -1,0 +1,56 @@
+"""Question 1.2.1: the ConvNet's shape, size and dropout behaviour."""
+import json
+
+import torch
+
+from common.model import ConvNet, count_params, layer_table
+from conftest import run_script
+
+
+def test_output_is_ten_logits_per_image():
+    out = ConvNet()(torch.randn(5, 3, 32, 32))
+    assert out.shape == (5, 10)
+    # Logits, not probabilities: rows do not sum to 1 and may be negative.
+    assert not torch.allclose(out.sum(1), torch.ones(5))
+
+
+def test_parameter_count_is_the_reports():
+    assert count_params(ConvNet()) == 2_168_362
+    assert count_params(ConvNet(dropout=0.5, activation="gelu")) == 2_168_362
+
+
+def test_layers_follow_the_spec():
+    rows = layer_table(ConvNet(dropout=0.3))
+    types = [r["type"] for r in rows]
+    assert types == ["Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d", "Dropout",
+                     "Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d", "Dropout",
+                     "Flatten", "Linear", "ReLU", "Linear"]
+    shapes = {r["name"]: r["output_shape"] for r in rows}
+    assert shapes["pool1"] == [32, 16, 16] and shapes["pool2"] == [64, 8, 8] and shapes["flatten"] == [4096]
+    assert sum(r["params"] for r in rows) == 2_168_362
+    assert not any(isinstance(m, torch.nn.ReLU) for m in ConvNet(activation="gelu"))
+
+
+def test_dropout_is_active_in_training_and_off_in_evaluation():
+    torch.manual_seed(0)
+    model, x = ConvNet(dropout=0.5), torch.randn(4, 3, 32, 32)
+    model.train()
+    assert not torch.equal(model(x), model(x))  # a new mask each call
+    model.eval()
+    assert torch.equal(model(x), model(x))
+    # In evaluation dropout is the identity: the same weights without dropout agree exactly.
+    assert torch.allclose(model(x), _eval_copy(model)(x))
+
+
+def _eval_copy(model):
+    plain = ConvNet(dropout=0.0)
+    plain.load_state_dict(model.state_dict())
+    return plain.eval()
+
+
+def test_q1_2_script_reports_the_parameter_count(tmp_path):
+    result = run_script("q1_2_model.py", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2,168,362" in result.stdout
+    record = json.loads((tmp_path / "q1_2_model.json").read_text())
+    assert record["total_params"] == 2_168_362 and record["layers"][0]["output_shape"] == [32, 32, 32]

@@ -1,0 +1,133 @@
+"""Questions 1.3.1-1.3.4: the training loop, its logging, bookkeeping, resume and script."""
+import json
+
+import pytest
+import torch
+
+from common.data import DataError, load_cifar10, split_indices
+from common.train import TrainConfig, evaluate, to_device, train
+from conftest import run_script
+
+N_TRAIN = 600
+
+
+@pytest.fixture(scope="module")
+def small_data(cifar_root):
+    d = load_cifar10(cifar_root, offline=True, skip_checksum=True)
+    train_idx, val_idx = split_indices(N_TRAIN + 200, 200, seed=0)
+    return to_device(d, train_idx, val_idx, torch.device("cpu"))
+
+
+def quiet(*_):
+    pass
+
+
+def fit(data, tmp_path=None, **overrides):
+    cfg = TrainConfig(**{"epochs": 2, "batch_size": 20, "lr": 0.01, "log_every": 10, **overrides})
+    return train(cfg, data, torch.device("cpu"), tmp_path, name="t", log=quiet)
+
+
+def test_learns_a_learnable_set_far_above_chance(small_data):
+    result = fit(small_data, epochs=3, lr=0.005, batch_size=10)
+    assert result["final_val_acc"] >= 80 and result["final_test_acc"] >= 80  # chance is 10%
+    assert result["history"]["train_loss"][-1] < result["history"]["train_loss"][0]
+
+
+def test_logs_every_n_steps_of_an_epoch_with_the_running_mean(small_data):
+    result = fit(small_data, batch_size=20, log_every=10)  # 30 steps an epoch -> steps 10, 20, 30
+    assert [s["step"] for s in result["steps"]] == [10, 20, 30, 40, 50, 60]
+    assert all(set(s) == {"epoch", "step", "loss", "acc"} for s in result["steps"])
+    assert all(0 <= s["acc"] <= 100 and s["loss"] > 0 for s in result["steps"])
+
+
+def test_progress_lines_show_step_loss_accuracy_speed_and_time_left(small_data):
+    lines = []
+    train(TrainConfig(epochs=1, batch_size=20, lr=0.01, log_every=10), small_data,
+          torch.device("cpu"), log=lines.append)
+    step_line = next(line for line in lines if "step" in line)
+    for word in ("epoch  1/1", "step   10/30", "loss", "acc", "img/s", "left"):
+        assert word in step_line
+
+
+def test_best_validation_epoch_and_weights_are_kept(small_data, tmp_path):
+    result = fit(small_data, tmp_path, epochs=3)
+    val = result["history"]["val_acc"]
+    assert result["best_val_acc"] == max(val) and result["best_val_epoch"] == val.index(max(val)) + 1
+    best = torch.load(tmp_path / "t_best.pt", weights_only=False)
+    assert best["epoch"] == result["best_val_epoch"] and best["config"]["lr"] == 0.01
+    model = result["best_model"]
+    model.load_state_dict(best["model"])
+    assert evaluate(model, small_data.val_x, small_data.val_y)[1] == result["best_val_acc"]
+    assert (tmp_path / "t_final.pt").is_file()
+
+
+def test_same_seed_gives_the_same_history_on_cpu(small_data):
+    a, b = fit(small_data, dropout=0.3), fit(small_data, dropout=0.3)
+    for key in ("train_loss", "val_loss", "val_acc"):
+        assert a["history"][key] == b["history"][key]
+    assert a["steps"] == b["steps"]
+
+
+def test_resume_after_an_interruption_ends_with_the_same_numbers(small_data, tmp_path):
+    whole = fit(small_data, tmp_path / "whole", epochs=3, dropout=0.2)
+
+    def interrupt_in_epoch_2(line):
+        if line.startswith("epoch  2/3 step"):
+            raise KeyboardInterrupt
+    cfg = TrainConfig(epochs=3, batch_size=20, lr=0.01, log_every=10, dropout=0.2)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, small_data, torch.device("cpu"), tmp_path / "cut", name="t", log=interrupt_in_epoch_2)
+    lines = []
+    resumed = train(cfg, small_data, torch.device("cpu"), tmp_path / "cut", name="t", resume=True,
+                    log=lines.append)
+    assert lines[0].startswith("resuming t after epoch 1")
+    for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc"):
+        assert resumed["history"][key] == whole["history"][key]
+    assert resumed["steps"] == whole["steps"]
+    assert resumed["final_test_acc"] == whole["final_test_acc"]
+
+
+def test_resume_with_other_settings_is_refused(small_data, tmp_path):
+    fit(small_data, tmp_path, epochs=1)
+    cfg = TrainConfig(epochs=1, batch_size=20, lr=0.05, log_every=10)
+    with pytest.raises(DataError, match="other settings \\(lr differ"):
+        train(cfg, small_data, torch.device("cpu"), tmp_path, name="t", resume=True, log=quiet)
+
+
+@pytest.mark.parametrize("field, value, flag", [
+    ("lr", 0.0, "--lr"), ("lr", -1.0, "--lr"), ("batch_size", 0, "--batch-size"),
+    ("epochs", 0, "--epochs"), ("dropout", 1.0, "--dropout"), ("dropout", -0.1, "--dropout"),
+])
+def test_impossible_settings_are_refused_in_code(field, value, flag):
+    with pytest.raises(DataError, match=flag):
+        TrainConfig(**{field: value}).check()
+
+
+@pytest.mark.parametrize("args", [["--lr", "0"], ["--lr", "-0.1"], ["--batch-size", "0"],
+                                  ["--epochs", "0"], ["--dropout", "1"], ["--dropout", "1.5"],
+                                  ["--lr", "fast"]])
+def test_impossible_settings_are_refused_on_the_command_line(tmp_path, monkeypatch, capsys, args):
+    import q1_3_train
+    monkeypatch.setattr("sys.argv", ["q1_3_train.py", *args, "--out", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_:
+        q1_3_train.main()
+    assert exit_.value.code == 2
+    assert args[0] in capsys.readouterr().err
+
+
+def test_q1_3_train_quick_end_to_end(tmp_path, cifar_root):
+    result = run_script("q1_3_train.py", "--data-dir", cifar_root, "--skip-checksum", "--quick",
+                        "--out", tmp_path, "--checkpoint-dir", tmp_path / "ckpt")
+    assert result.returncode == 0, result.stderr
+    assert "best validation accuracy" in result.stdout and "final test accuracy" in result.stdout
+    record = json.loads((tmp_path / "q1_3_train.json").read_text())
+    for key in ("config", "data", "env", "quick", "seconds", "figures", "history", "steps",
+                "best_val_acc", "best_val_epoch", "final_val_acc", "final_test_acc"):
+        assert key in record
+    assert record["quick"] is True and record["config"]["lr"] == 0.001
+    assert set(record["history"]) >= {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}
+    assert set(record["data"]) == {"dir", "checksum_verified", "n_train", "n_val", "n_test"}
+    assert set(record["env"]) == {"python", "torch", "device"}
+    for name in record["figures"]:
+        assert (tmp_path / name).stat().st_size > 1000
+    assert sorted(record["figures"]) == ["q1_3_4_accuracy.png", "q1_3_4_loss.png"]
