@@ -6,8 +6,7 @@
 import time
 
 from common import cli
-from common.plots import plot_curves
-from common.train import TrainConfig, to_device, train
+from common.train import TrainConfig, to_device
 
 SCRIPT = "q1_3_train"
 
@@ -17,29 +16,21 @@ def main():
     cli.add_training_args(parser, TrainConfig())
     args = cli.parse(parser)
     started = time.perf_counter()
-    device = cli.pick_device(args.device)
-    data, train_idx, val_idx = cli.load_data(args)
     cfg = TrainConfig(epochs=1 if args.quick else args.epochs, batch_size=args.batch_size,
                       lr=args.lr, momentum=args.momentum, dropout=args.dropout, seed=args.seed,
                       log_every=50 if args.quick else 200)
     cfg.check()
+    device = cli.pick_device(args.device)
+    data, train_idx, val_idx = cli.load_data(args)
     print(f"1.3.2 training on {len(train_idx)} images, validating on {len(val_idx)}, device {device}: "
           f"lr {cfg.lr}, momentum {cfg.momentum}, {cfg.epochs} epochs, batch {cfg.batch_size}, dropout {cfg.dropout}")
-    result = train(cfg, to_device(data, train_idx, val_idx, device), device, args.checkpoint_dir,
-                   name=SCRIPT + ("_quick" if args.quick else ""), resume=args.resume)
-    result.pop("model"), result.pop("best_model")
-
+    settings = f"lr {cfg.lr}, momentum {cfg.momentum}, batch {cfg.batch_size}, dropout {cfg.dropout}"
+    result, figures, _ = cli.train_and_plot(
+        args, cfg, to_device(data, train_idx, val_idx, device), device, SCRIPT,
+        f"Question 1.3.4: baseline ConvNet ({settings})", "q1_3_4")
     print(f"1.3.3 best validation accuracy {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}")
     print(f"1.3.4 final test accuracy {result['final_test_acc']:.2f}% "
           f"(the best-validation model scores {result['best_model_test_acc']:.2f}%)")
-    settings = f"lr {cfg.lr}, momentum {cfg.momentum}, batch {cfg.batch_size}, dropout {cfg.dropout}"
-    figures = []
-    for metric, word in (("loss", "Loss"), ("acc", "Accuracy")):
-        name = f"q1_3_4_{'accuracy' if metric == 'acc' else 'loss'}.png"
-        plot_curves(result["history"], result["best_val_epoch"],
-                    f"Question 1.3.4: {word} of the baseline ConvNet ({settings})"
-                    + (" [QUICK]" if args.quick else ""), f"{args.out}/{name}", metric)
-        figures.append(name)
     path = cli.write_json(args, SCRIPT, device, cli.data_info(data, train_idx, val_idx),
                           {"train_config": cli.config_dict(cfg), **result}, figures, started)
     print(f"wrote {', '.join(figures)} and {path}")

@@ -171,3 +171,23 @@ def run(main):
 
 def config_dict(cfg):
     return asdict(cfg)
+
+
+def train_and_plot(args, cfg, data, device, name, title, figure_prefix):
+    """Train one configuration and draw its loss and accuracy figures.
+
+    Returns (result without the models, figure names, final model).
+    """
+    from .plots import plot_curves
+    from .train import train
+    result = train(cfg, data, device, args.checkpoint_dir, name=name + ("_quick" if args.quick else ""),
+                   resume=args.resume)
+    model = result.pop("model")
+    result.pop("best_model")
+    figures = []
+    for metric, word, suffix in (("loss", "Loss", "loss"), ("acc", "Accuracy", "accuracy")):
+        figure = f"{figure_prefix}_{suffix}.png"
+        plot_curves(result["history"], result["best_val_epoch"],
+                    f"{title}: {word}" + (" [QUICK]" if args.quick else ""), f"{args.out}/{figure}", metric)
+        figures.append(figure)
+    return result, figures, model

@@ -201,7 +201,7 @@ def train(cfg, data, device, checkpoint_dir=None, name="run", resume=False, log=
     elif resume:
         log(f"--resume: no checkpoint {last_path} yet, starting {name} from epoch 1")
 
-    run_start, images_done = time.perf_counter(), 0
+    images_done, rate = 0, None
     images_left = (cfg.epochs - start_epoch + 1) * n_train
     for epoch in range(start_epoch, cfg.epochs + 1):
         epoch_start = time.perf_counter()
@@ -232,13 +232,15 @@ def train(cfg, data, device, checkpoint_dir=None, name="run", resume=False, log=
             if step % cfg.log_every == 0:  # the report's cadence: every 200 steps of an epoch
                 now = time.perf_counter()
                 done = images_done + step * cfg.batch_size
-                rate = done / (now - run_start)
+                interval_rate = log_seen / (now - log_start)
+                # Time left from a smoothed recent rate: robust to a busy machine earlier on.
+                rate = interval_rate if rate is None else 0.7 * rate + 0.3 * interval_rate
                 entry = {"epoch": epoch, "step": (epoch - 1) * steps_per_epoch + step,
                          "loss": log_loss.item() / log_seen, "acc": 100.0 * log_correct.item() / log_seen}
                 steps.append(entry)
                 log(f"epoch {epoch:2d}/{cfg.epochs} step {step:4d}/{steps_per_epoch} "
                     f"loss {entry['loss']:.3f} acc {entry['acc']:5.1f}% "
-                    f"{log_seen / (now - log_start):6.0f} img/s  left {format_time((images_left - done) / rate)}")
+                    f"{interval_rate:6.0f} img/s  left {format_time((images_left - done) / rate)}")
                 log_loss.zero_(), log_correct.zero_()
                 log_seen, log_start = 0, now
         images_done += n_train
@@ -278,3 +280,33 @@ def train(cfg, data, device, checkpoint_dir=None, name="run", resume=False, log=
             "best_model_test_acc": best_test_acc,
             "epoch_seconds": sum(history["seconds"]) / len(history["seconds"]),
             "model": model, "best_model": best_model}
+
+
+@torch.no_grad()
+def predictions(model, images, true, device, indices=None):
+    """1.3.6: class probabilities for uint8 images, fed raw ([0,1] scale) and normalized.
+
+    The model was trained on normalized inputs; feeding it the raw [0,1] tensors, as the
+    report did, shows what forgetting the normalization at test time costs.
+    """
+    model.eval()
+    out = {"indices": list(indices) if indices is not None else list(range(len(true))),
+           "true": true.tolist()}
+    for mode, x in (("raw", images.float() / 255), ("normalized", normalize(images))):
+        x = x.to(device).contiguous(memory_format=torch.channels_last)
+        probs = torch.softmax(model(x), dim=1).cpu()
+        pred = probs.argmax(1)
+        out[mode] = {"probs": probs.tolist(), "pred": pred.tolist(),
+                     "accuracy": 100.0 * (pred == true).float().mean().item()}
+    return out
+
+
+# 1.3.7. The student's recipe, as the report gives it.
+STUDENT = dict(lr=0.01, momentum=0.85, dropout=0.55, activation="gelu")
+# What the field knows works, on a model of the same family sized for a laptop CPU: a third
+# 128-wide stage, batch norm, crop-and-flip augmentation, a one-cycle schedule with
+# Nesterov momentum, weight decay, label smoothing and test-time flip.
+BEST = dict(batch_size=128, lr=0.1, momentum=0.9, nesterov=True, dropout=0.0, activation="relu",
+            widths=(32, 64, 128), batch_norm=True, weight_decay=5e-4, label_smoothing=0.1,
+            schedule="onecycle", warmup=0.2, augment=True, tta_flip=True)
+RECIPES = {"student": STUDENT, "best": BEST}

@@ -1,0 +1,96 @@
+"""Questions 1.3.5-1.3.6: the dropout sweep, the choice of the best run, its predictions."""
+import json
+
+import pytest
+import torch
+
+from common import plots
+from common.data import CLASSES
+from common.model import ConvNet
+from common.report import probability_table
+from common.train import predictions
+from conftest import run_script
+
+
+@pytest.fixture(scope="module")
+def sweep(cifar_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dropout")
+    args = ["--data-dir", cifar_root, "--skip-checksum", "--quick", "--out", out, "--checkpoint-dir", out / "ckpt"]
+    first = run_script("q1_3_dropout.py", *args)
+    assert first.returncode == 0, first.stderr
+    again = run_script("q1_3_dropout.py", *args, "--resume")
+    assert again.returncode == 0, again.stderr
+    return out, first, again, json.loads((out / "q1_3_dropout.json").read_text())
+
+
+def test_quick_sweep_trains_each_p_and_writes_every_output(sweep):
+    out, first, _, record = sweep
+    assert sorted(record["runs"]) == ["0.2", "0.5", "0.8"] and record["quick"] is True
+    for p in ("0.2", "0.5", "0.8"):
+        assert f"1.3.5 p = {p}: training" in first.stdout
+        assert record["runs"][p]["train_config"]["dropout"] == float(p)
+        for figure in (f"q1_3_5_dropout_{p}_loss.png", f"q1_3_5_dropout_{p}_accuracy.png"):
+            assert figure in record["figures"]
+    for name in record["figures"]:
+        assert (out / name).stat().st_size > 500, name
+    assert "q1_3_5_dropout_comparison.png" in record["figures"]
+    assert "q1_3_6_probabilities.md" in record["figures"]
+
+
+def test_resume_reuses_finished_runs(sweep):
+    _, _, again, record = sweep
+    assert again.stdout.count("reusing the finished run") == 3 and "training" not in again.stdout
+
+
+def test_best_run_is_the_highest_validation_accuracy(sweep):
+    record = sweep[3]
+    best = max(record["runs"], key=lambda p: record["runs"][p]["best_val_acc"])
+    assert record["best_dropout"] == float(best)
+
+
+def test_predictions_are_probabilities_of_ten_classes(sweep):
+    pred = sweep[3]["predictions"]
+    assert pred["indices"] == list(range(10)) and len(pred["true"]) == 10
+    for mode in ("raw", "normalized"):
+        probs = torch.tensor(pred[mode]["probs"])
+        assert probs.shape == (10, 10) and (probs >= 0).all()
+        torch.testing.assert_close(probs.sum(1), torch.ones(10))
+        assert pred[mode]["pred"] == probs.argmax(1).tolist()
+        right = sum(p == t for p, t in zip(pred[mode]["pred"], pred["true"]))
+        assert pred[mode]["accuracy"] == pytest.approx(10 * right)
+
+
+def test_raw_and_normalized_inputs_differ_only_in_scaling():
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
+    result = predictions(ConvNet(), images, torch.tensor([0, 1, 2]), torch.device("cpu"))
+    assert result["raw"]["probs"] != result["normalized"]["probs"]
+
+
+def test_probability_table_has_class_columns_three_decimals_and_accuracies():
+    pred = {"indices": [7, 8], "true": [0, 1],
+            "raw": {"probs": [[0.5] + [0.5 / 9] * 9, [0.9] + [0.1 / 9] * 9], "pred": [0, 0], "accuracy": 50.0},
+            "normalized": {"probs": [[1.0] + [0.0] * 9, [0.0, 1.0] + [0.0] * 8], "pred": [0, 1],
+                           "accuracy": 100.0}}
+    text = probability_table(pred, 0.5)
+    assert "| image | true | predicted | " + " | ".join(CLASSES) + " |" in text
+    assert "accuracy 50%" in text and "accuracy 100%" in text
+    assert "| 1 (test #7) | plane | plane (right) | **0.500** | 0.056 |" in text
+    assert "| 2 (test #8) | car | plane (WRONG) | **0.900** |" in text
+
+
+def test_title_colour_follows_correctness(monkeypatch, tmp_path):
+    assert plots.prediction_colour(3, 3) == "green" and plots.prediction_colour(3, 4) == "red"
+    saved = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: saved.setdefault("fig", fig))
+    images = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
+    probs = torch.full((2, 10), 0.1)
+    plots.plot_predictions(images, [1, 2], [1, 5], probs, tmp_path / "x.png", "t")
+    colours = [ax.title.get_color() for ax in saved["fig"].axes[:2]]
+    assert colours == ["green", "red"]
+
+
+def test_image_indices_out_of_range_are_refused(tmp_path, cifar_root):
+    result = run_script("q1_3_dropout.py", "--data-dir", cifar_root, "--skip-checksum", "--quick",
+                        "--images", "5", "99999", "--out", tmp_path)
+    assert result.returncode == 2 and "--images 99999" in result.stderr and "Traceback" not in result.stderr

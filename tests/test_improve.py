@@ -1,0 +1,84 @@
+"""Question 1.3.7: the student's recipe, the best recipe, augmentation and the schedule."""
+import json
+
+import pytest
+import torch
+
+from common.model import ConvNet
+from common.train import BEST, STUDENT, TrainConfig, augment_batch, make_optimizer
+from conftest import run_script
+
+
+def test_student_recipe_is_the_reports():
+    assert STUDENT == {"lr": 0.01, "momentum": 0.85, "dropout": 0.55, "activation": "gelu"}
+    assert TrainConfig(**STUDENT).epochs == 20 and TrainConfig(**STUDENT).batch_size == 32
+
+
+def test_best_recipe_is_the_same_family_with_a_third_stage():
+    model = ConvNet(widths=BEST["widths"], batch_norm=True)
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert [type(m).__name__ for m in model].count("Conv2d") == 6
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model)
+
+
+def test_augmentation_keeps_shapes_labels_and_range_and_changes_pixels():
+    torch.manual_seed(0)
+    x = torch.rand(64, 32, 32, 3) * 4 - 2  # N x H x W x C, normalized-looking values
+    labels = torch.arange(64) % 10
+    out = augment_batch(x, torch.Generator().manual_seed(1))
+    assert out.shape == x.shape and out.dtype == x.dtype
+    assert out.min() >= x.min() and out.max() <= x.max()  # reflect padding adds no new values
+    changed = (out != x).flatten(1).any(1)
+    assert changed.float().mean() > 0.9  # almost every image moved or flipped
+    assert torch.equal(labels, torch.arange(64) % 10)  # labels are not touched
+
+
+def test_augmentation_is_a_crop_of_the_padded_image_or_its_mirror():
+    x = torch.arange(1 * 32 * 32 * 1, dtype=torch.float32).reshape(1, 32, 32, 1)
+    padded = torch.nn.functional.pad(x.permute(0, 3, 1, 2), (4, 4, 4, 4), mode="reflect")[0, 0]
+    g = torch.Generator().manual_seed(3)
+    for _ in range(20):
+        out = augment_batch(x, g)[0, :, :, 0]
+        crops = [padded[dy:dy + 32, dx:dx + 32] for dy in range(9) for dx in range(9)]
+        assert any(torch.equal(out, c) or torch.equal(out, c.flip(1)) for c in crops)
+
+
+def test_onecycle_schedule_at_known_steps():
+    cfg = TrainConfig(lr=0.1, schedule="onecycle", warmup=0.2)
+    model = torch.nn.Linear(2, 2)
+    optimizer, scheduler = make_optimizer(model, cfg, steps_total=100)
+    lrs = []
+    for _ in range(100):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == pytest.approx(0.01)  # starts at lr / 10
+    assert max(lrs) == pytest.approx(0.1) and lrs.index(max(lrs)) in (19, 20)  # peak after 20%
+    assert lrs[-1] < 0.002  # anneals to nearly zero
+    assert all(a <= b for a, b in zip(lrs[:19], lrs[1:20]))  # rises, then
+    assert all(a >= b for a, b in zip(lrs[20:], lrs[21:]))  # falls
+
+
+def test_weight_decay_spares_biases_and_norms():
+    cfg = TrainConfig(weight_decay=5e-4)
+    optimizer, _ = make_optimizer(ConvNet(batch_norm=True), cfg, 10)
+    decayed, spared = optimizer.param_groups
+    assert decayed["weight_decay"] == 5e-4 and all(p.ndim > 1 for p in decayed["params"])
+    assert spared["weight_decay"] == 0 and all(p.ndim == 1 for p in spared["params"])
+
+
+def test_both_recipes_quick_keep_each_others_results(tmp_path, cifar_root):
+    common = ["--data-dir", cifar_root, "--skip-checksum", "--quick", "--out", tmp_path,
+              "--checkpoint-dir", tmp_path / "ckpt"]
+    for recipe in ("student", "best"):
+        result = run_script("q1_3_improve.py", "--recipe", recipe, *common)
+        assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "q1_3_improve.json").read_text())
+    assert sorted(record["runs"]) == ["best", "student"]
+    assert record["runs"]["student"]["train_config"]["activation"] == "gelu"
+    assert record["runs"]["best"]["train_config"]["augment"] is True
+    for name in ("q1_3_7_student_loss.png", "q1_3_7_student_accuracy.png",
+                 "q1_3_7_best_loss.png", "q1_3_7_best_accuracy.png"):
+        assert name in record["figures"] and (tmp_path / name).is_file()
+    for key in ("best_val_acc", "best_val_epoch", "final_val_acc", "final_test_acc", "history", "steps"):
+        assert key in record["runs"]["best"] and key in record["runs"]["student"]

@@ -1,0 +1,81 @@
+"""figures/REPORT.md: built from whichever JSON files exist, each number beside the report's."""
+import json
+import re
+
+from common.report import build_report, write_report
+
+
+def history(n):
+    return {"epoch": list(range(1, n + 1)), "train_loss": [1.0 / e for e in range(1, n + 1)],
+            "train_acc": [50.0 + e for e in range(n)], "val_loss": [1.0, 0.8, 0.9][:n] + [1.2] * (n - 3),
+            "val_acc": [60.0 + e for e in range(n)]}
+
+
+def run(test_acc, n=4):
+    return {"history": history(n), "steps": [], "best_val_acc": 63.0, "best_val_epoch": n,
+            "final_val_acc": 63.0, "final_test_acc": test_acc, "best_model_test_acc": test_acc,
+            "epoch_seconds": 40.0, "train_config": {"epochs": n, "lr": 0.001}}
+
+
+def common(quick=False, figures=()):
+    return {"config": {}, "env": {"python": "3.11", "torch": "2.14.1", "device": "cpu"}, "quick": quick,
+            "seconds": 12.0, "figures": list(figures),
+            "data": {"dir": "d", "checksum_verified": False, "n_train": 45000, "n_val": 5000, "n_test": 10000}}
+
+
+def write(out, name, record):
+    (out / f"{name}.json").write_text(json.dumps(record))
+    for figure in record["figures"]:
+        (out / figure).write_bytes(b"png")
+
+
+def test_missing_results_say_which_command_makes_them(tmp_path):
+    text = build_report(tmp_path)
+    for command in ("python q1_1_data.py", "python q1_2_model.py", "python q1_3_train.py",
+                    "python q1_3_dropout.py", "python q1_3_improve.py"):
+        assert f"Run `{command}" in text
+    assert "## 1.4 Written answers" in text
+
+
+def test_baseline_numbers_stand_beside_the_reports_with_the_difference(tmp_path):
+    write(tmp_path, "q1_3_train", {**common(figures=["q1_3_4_loss.png", "q1_3_4_accuracy.png"]),
+                                   **run(71.5)})
+    text = build_report(tmp_path)
+    assert "| final test accuracy (%) | 71.50 | 70.42 | +1.08 |" in text
+    assert "| epoch of the best validation accuracy | 4 | 17 | -13 |" in text
+    assert "![q1_3_4_loss.png](q1_3_4_loss.png)" in text
+    assert "checksum not verified" in text and "QUICK" not in text
+    assert "rises" in text and "over-fitting" in text
+
+
+def test_quick_results_are_marked(tmp_path):
+    write(tmp_path, "q1_3_train", {**common(quick=True), **run(20.0, n=1)})
+    assert "QUICK smoke run" in build_report(tmp_path)
+
+
+def test_every_linked_figure_exists(tmp_path):
+    write(tmp_path, "q1_3_train", {**common(figures=["q1_3_4_loss.png", "q1_3_4_accuracy.png"]), **run(70.0)})
+    runs = {p: {**run(70.0), "figures": [f"q1_3_5_dropout_{p}_loss.png"]} for p in ("0.2", "0.5", "0.8")}
+    pred = {"indices": list(range(10)), "true": [0] * 10,
+            "raw": {"probs": [[0.1] * 10] * 10, "pred": [0] * 10, "accuracy": 100.0},
+            "normalized": {"probs": [[0.1] * 10] * 10, "pred": [0] * 10, "accuracy": 100.0}}
+    figures = [f"q1_3_5_dropout_{p}_loss.png" for p in runs] + [
+        "q1_3_5_dropout_comparison.png", "q1_3_6_predictions_raw.png", "q1_3_6_predictions_normalized.png",
+        "q1_3_6_probabilities.md"]
+    write(tmp_path, "q1_3_dropout", {**common(figures=figures), "runs": runs, "best_dropout": 0.5,
+                                     "predictions": pred})
+    write(tmp_path, "q1_3_improve", {**common(figures=["q1_3_7_student_loss.png"]),
+                                     "runs": {"student": {"recipe": "student", **run(80.0)}}})
+    path = write_report(tmp_path)
+    text = path.read_text()
+    links = re.findall(r"\]\(([^)]+)\)", text)
+    assert len(links) >= 10
+    for link in links:
+        assert (tmp_path / link).exists(), link
+    assert "| p = 0.5" not in text and "### p = 0.5" in text
+    assert "best recipe: not run yet" in text
+
+
+def test_broken_json_is_reported_not_fatal(tmp_path):
+    (tmp_path / "q1_3_train.json").write_text("{not json")
+    assert "not valid JSON" in build_report(tmp_path)
