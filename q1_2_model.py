@@ -2,7 +2,6 @@
 
     python q1_2_model.py
 """
-import argparse
 import time
 
 import torch
@@ -14,11 +13,11 @@ SCRIPT = "q1_2_model"
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--out", default="figures", help="where the JSON goes")
+    # The common flags are accepted so every script takes the same command line; the model
+    # needs no data, and its table is computed on the CPU.
+    parser = cli.base_parser(__doc__)
     parser.add_argument("--activation", default="relu", choices=["relu", "gelu"])
     parser.add_argument("--dropout", type=cli.unit_interval, default=0.0)
-    parser.add_argument("--quick", action="store_true", help="accepted for symmetry: this script is always quick")
     args = cli.parse(parser)
     started = time.perf_counter()
     model = ConvNet(args.dropout, args.activation)
@@ -29,7 +28,8 @@ def main():
         print(f"  {row['name']:<10} {row['type']:<10} {' x '.join(map(str, row['output_shape'])):<16} {row['params']:>10,}")
     total = count_params(model)
     print(f"  total parameters: {total:,}")
-    path = cli.write_json(args, SCRIPT, torch.device("cpu"), None,
+    no_data = {"dir": None, "checksum_verified": None, "n_train": None, "n_val": None, "n_test": None}
+    path = cli.write_json(args, SCRIPT, torch.device("cpu"), no_data,
                           {"layers": rows, "total_params": total}, [], started)
     print(f"wrote {path}")
 

@@ -5,10 +5,12 @@
     python q1_3_improve.py --no-augment --out figures/ablation/no_augment   # one ablation
 """
 import json
+import re
 import time
 from pathlib import Path
 
 from common import cli
+from common.report import write_report
 from common.train import RECIPES, TrainConfig, to_device
 
 SCRIPT = "q1_3_improve"
@@ -40,6 +42,18 @@ def recipe_config(args):
     return cfg
 
 
+def changed_flags(args):
+    """The settings this run changed from its recipe, as command-line flags."""
+    flags = []
+    for name in ("epochs", "batch_size", "lr", "momentum", "dropout", "schedule", "weight_decay",
+                 "label_smoothing", "widths"):
+        value = getattr(args, name)
+        if value is not None:
+            flags.append(f"--{name.replace('_', '-')} " + (" ".join(map(str, value)) if isinstance(value, list) else str(value)))
+    flags += [f"--{name.replace('_', '-')}" for name in ("no_augment", "no_batch_norm", "no_tta") if getattr(args, name)]
+    return flags
+
+
 def main():
     parser = cli.base_parser(__doc__)
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="best")
@@ -69,8 +83,11 @@ def main():
                                  if args.recipe == "best" else ""))
     title = (f"Question 1.3.7, {args.recipe} recipe (lr {cfg.lr}, momentum {cfg.momentum}, "
              f"dropout {cfg.dropout}, {cfg.activation}" + (", BN, augmentation, one-cycle" if args.recipe == "best" else "") + ")")
+    # Runs with changed settings keep checkpoints of their own, beside the recipe's.
+    slug = re.sub(r"[^A-Za-z0-9.]+", "_", " ".join(changed_flags(args))).strip("_")
     result, figures, _ = cli.train_and_plot(args, cfg, to_device(data, train_idx, val_idx, device), device,
-                                            f"{SCRIPT}_{args.recipe}", title, f"q1_3_7_{args.recipe}")
+                                            f"{SCRIPT}_{args.recipe}" + (f"_{slug}" if slug else ""), title,
+                                            f"q1_3_7_{args.recipe}")
     print(f"1.3.7 {args.recipe}: best validation {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}, "
           f"final test {result['final_test_acc']:.2f}%, {result['epoch_seconds']:.0f} s an epoch")
 
@@ -85,9 +102,12 @@ def main():
         if earlier.get("quick") == args.quick:
             runs = {k: v for k, v in earlier.get("runs", {}).items() if k != args.recipe}
             all_figures = [f for f in earlier.get("figures", []) if not f.startswith(f"q1_3_7_{args.recipe}_")]
-    runs[args.recipe] = {"recipe": args.recipe, "train_config": cli.config_dict(cfg), **result}
-    cli.write_json(args, SCRIPT, device, cli.data_info(data, train_idx, val_idx), {"runs": runs},
-                   all_figures + figures, started)
+    runs[args.recipe] = {"recipe": args.recipe, "train_config": cli.config_dict(cfg), "flags": changed_flags(args),
+                         **result}
+    cli.write_json(args, SCRIPT, device, cli.data_info(data, train_idx, val_idx),
+                   {"runs": runs, "flags": changed_flags(args)}, all_figures + figures, started)
+    if Path(args.out).parent.name == "ablation":  # an ablation run: refresh the main report's table
+        write_report(Path(args.out).parent.parent)
     print(f"wrote {', '.join(figures)} and {path}")
 
 

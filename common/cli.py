@@ -43,35 +43,23 @@ def parse(parser):
     return args
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
+def _number_type(cast, ok, wanted):
+    """An argparse type: cast the text, then check it, naming what was wanted."""
+    def parse_number(text):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {value}")
+        return value
+    return parse_number
 
 
-def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
-    return value
-
-
-def unit_interval(text):
-    """A probability p with 0 <= p < 1 (dropout, momentum)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {value}")
-    return value
+positive_int = _number_type(int, lambda v: v >= 1, "a whole number of 1 or more")
+positive_float = _number_type(float, lambda v: v > 0 and math.isfinite(v), "a positive number")
+# A probability p with 0 <= p < 1 (dropout, momentum).
+unit_interval = _number_type(float, lambda v: 0 <= v < 1, "a number at least 0 and below 1")
 
 
 def add_training_args(p, cfg, dropout=True):
@@ -158,6 +146,7 @@ def _jsonable(value):
 
 def run(main):
     """Call a script's main(); a user's mistake ends in one clear paragraph, not a traceback."""
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows at once in a log file too
     try:
         main()
     except DataError as err:
@@ -170,7 +159,8 @@ def run(main):
 
 
 def config_dict(cfg):
-    return asdict(cfg)
+    """A TrainConfig as it reads back from JSON (tuples become lists), for comparisons."""
+    return json.loads(json.dumps(asdict(cfg)))
 
 
 def train_and_plot(args, cfg, data, device, name, title, figure_prefix):

@@ -1,4 +1,6 @@
 """The report's figures, drawn with matplotlib's file-only backend."""
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -39,7 +41,7 @@ def plot_curves(history, best_epoch, title, path, metric):
     ax.set_xticks(epochs if len(epochs) <= 20 else epochs[::max(1, len(epochs) // 10)])
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title(title, fontsize=10)
+    ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
     _save(fig, path)
 
 
@@ -67,7 +69,7 @@ def plot_predictions(images, true, pred, probs, path, title):
     n = len(images)
     cols = 5
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.7 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 3.2 * rows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([]), ax.set_yticks([])
         if i >= n:

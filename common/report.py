@@ -60,13 +60,13 @@ def _provenance(record):
     if record.get("quick"):
         marks.append("**QUICK smoke run: not comparable with the report**")
     data = record.get("data") or {}
-    if data and not data.get("checksum_verified", True):
+    if data and data.get("checksum_verified") is False:
         marks.append("data checksum not verified (re-encoded copy of CIFAR-10)")
     env = record.get("env", {})
     line = (f"_Run on {env.get('device', '?')}, torch {env.get('torch', '?')}, "
-            f"{record.get('seconds', 0):.0f} s"
+            f"{record.get('seconds', 0):.0f} s for the last command"
             + (f"; {data['n_train']:,} training / {data['n_val']:,} validation / {data['n_test']:,} test images"
-               if data else "") + "._")
+               if data and data.get("n_train") else "") + "._")
     return "\n".join([line] + [f"> {m}" for m in marks])
 
 
@@ -95,7 +95,7 @@ def _training_rows(run, report):
             _row("epoch of the best validation accuracy", run["best_val_epoch"], report.get("best_val_epoch"), 0),
             _row("final validation accuracy (%)", run["final_val_acc"], report.get("final_val_acc")),
             _row("test accuracy of the best-validation weights (%)", run.get("best_model_test_acc")),
-            _row("seconds per epoch", run.get("epoch_seconds"), None, 1)]
+            _row("seconds per epoch (training and validation)", run.get("epoch_seconds"), None, 1)]
 
 
 def _section_data(r):
@@ -178,8 +178,57 @@ def _section_improve(r):
         if recipe == "best":
             lines.append(_row("final test accuracy against the student's 80.15% (%)",
                               run["final_test_acc"], REPORT["student"]["final_test_acc"]))
+            if "final_test_acc_without_tta" in run:
+                lines.append(_row("final test accuracy without test-time flip (%)",
+                                  run["final_test_acc_without_tta"], REPORT["student"]["final_test_acc"]))
         lines += [""] + [f"![{f}]({f})" for f in r["figures"] if f.startswith(f"q1_3_7_{recipe}_")] + [""]
     return lines
+
+
+def _section_ablation(out):
+    """1.3.7: the best recipe with one change undone, from figures/ablation/*/q1_3_improve.json."""
+    rows = []
+    for path in sorted((out / "ablation").glob("*/q1_3_improve.json")):
+        try:
+            record = json.loads(path.read_text())
+            run = record["runs"]["best"]
+        except (ValueError, KeyError):
+            continue
+        rows.append((path.parent.name, record, run))
+    if not rows:
+        return []
+    lines = ["### Ablation of the best recipe", "",
+             "Each row is a real run of `q1_3_improve.py` with the flags shown (all other settings "
+             "those of the best recipe), its JSON in `ablation/<name>/`. Shorter runs than the full "
+             "recipe where the epochs say so: compare rows with the same epochs.", "",
+             "| run | flags | epochs | final test (%) | best validation (%) | seconds per epoch |",
+             "|---|---|---:|---:|---:|---:|"]
+    for name, record, run in rows:
+        flags = " ".join(record.get("flags", [])) or "(none: the recipe)"
+        lines.append(f"| {name} | `{flags}` | {run['train_config']['epochs']} | {run['final_test_acc']:.2f} | "
+                     f"{run['best_val_acc']:.2f} | {run.get('epoch_seconds', 0):.1f} |")
+    return lines + [""]
+
+
+def _section_bench(out):
+    lines = []
+    for path in sorted(out.glob("bench_*.json")):
+        try:
+            r = json.loads(path.read_text())
+        except ValueError:
+            continue
+        device = r["env"]["device"]
+        if "median_ratio" in r:
+            lines += [f"- `python -m common.bench --device {r['config']['device']}` on {device}: naive pipeline "
+                      f"{', '.join(f'{x:.0f}' for x in r['naive_images_per_second'])} img/s, this package "
+                      f"{', '.join(f'{x:.0f}' for x in r['package_images_per_second'])} img/s; median ratio "
+                      f"**{r['median_ratio']:.2f}** over {len(r['ratios'])} runs."]
+        if "median_epoch_time_ratio" in r:
+            lines += [f"- `python -m common.bench --device {r['config']['device']} --recipes` on {device}: "
+                      f"the best recipe's epoch takes **{r['median_epoch_time_ratio']:.2f}x** the baseline's "
+                      f"(median of {len(r['epoch_time_ratios'])}: "
+                      f"{', '.join(f'{x:.2f}' for x in r['epoch_time_ratios'])})."]
+    return ["## Speed", ""] + lines + [""] if lines else []
 
 
 SECTIONS = {"q1_1_data": _section_data, "q1_2_model": _section_model, "q1_3_train": _section_train,
@@ -212,6 +261,7 @@ def build_report(out):
                       f"`{COMMANDS[script]}`.", ""]
     answers = Path(os.path.relpath(Path(__file__).resolve().parent.parent / "q1_4_answers.md",
                                    out.resolve())).as_posix()
+    lines += _section_ablation(out) + _section_bench(out)
     lines += ["## 1.4 Written answers", "",
               f"See [q1_4_answers.md]({answers}) (1.4.1 softmax, 1.4.2, 1.4.3 1D convolution, "
               "1.4.4 dropout at test time), each claim checked by `tests/test_answers.py`.", ""]

@@ -267,6 +267,9 @@ def train(cfg, data, device, checkpoint_dir=None, name="run", resume=False, log=
                          "history": history, "steps": steps, "best": best}, last_path)
 
     _, test_acc = evaluate(model, data.test_x, data.test_y, tta_flip=cfg.tta_flip)
+    extra = {}
+    if cfg.tta_flip:  # what test-time flip adds, for the 1.3.7 ablation
+        extra["final_test_acc_without_tta"] = evaluate(model, data.test_x, data.test_y)[1]
     best_model = copy.deepcopy(model)
     best_model.load_state_dict(best["state"])
     _, best_test_acc = evaluate(best_model, data.test_x, data.test_y, tta_flip=cfg.tta_flip)
@@ -279,6 +282,7 @@ def train(cfg, data, device, checkpoint_dir=None, name="run", resume=False, log=
             "final_val_acc": history["val_acc"][-1], "final_test_acc": test_acc,
             "best_model_test_acc": best_test_acc,
             "epoch_seconds": sum(history["seconds"]) / len(history["seconds"]),
+            "train_seconds": sum(history["seconds"]), **extra,
             "model": model, "best_model": best_model}
 
 
