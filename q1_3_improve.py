@@ -81,7 +81,7 @@ def main():
                                  f"{cfg.schedule} schedule, weight decay {cfg.weight_decay}, label smoothing "
                                  f"{cfg.label_smoothing}, test-time flip {cfg.tta_flip}"
                                  if args.recipe == "best" else ""))
-    title = (f"Question 1.3.7, {args.recipe} recipe (lr {cfg.lr}, momentum {cfg.momentum}, "
+    title = (f"Question 1.3.7, {args.recipe} recipe (batch {cfg.batch_size}, lr {cfg.lr}, momentum {cfg.momentum}, "
              f"dropout {cfg.dropout}, {cfg.activation}" + (", BN, augmentation, one-cycle" if args.recipe == "best" else "") + ")")
     # Runs with changed settings keep checkpoints of their own, beside the recipe's.
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", " ".join(changed_flags(args))).strip("_")

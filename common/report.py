@@ -1,6 +1,7 @@
 """Tables and figures/REPORT.md, rebuilt from whichever result JSON files are present."""
 import json
 import os
+import statistics
 from pathlib import Path
 
 from .data import CLASSES
@@ -95,7 +96,10 @@ def _training_rows(run, report):
             _row("epoch of the best validation accuracy", run["best_val_epoch"], report.get("best_val_epoch"), 0),
             _row("final validation accuracy (%)", run["final_val_acc"], report.get("final_val_acc")),
             _row("test accuracy of the best-validation weights (%)", run.get("best_model_test_acc")),
-            _row("seconds per epoch (training and validation)", run.get("epoch_seconds"), None, 1)]
+            _row("median seconds per epoch (training and validation)",
+                 statistics.median(run["history"]["seconds"]) if run["history"].get("seconds") else None, None, 1),
+            _row("training time, all epochs (minutes)",
+                 sum(run["history"]["seconds"]) / 60 if run["history"].get("seconds") else None, None, 1)]
 
 
 def _section_data(r):
@@ -201,12 +205,12 @@ def _section_ablation(out):
              "Each row is a real run of `q1_3_improve.py` with the flags shown (all other settings "
              "those of the best recipe), its JSON in `ablation/<name>/`. Shorter runs than the full "
              "recipe where the epochs say so: compare rows with the same epochs.", "",
-             "| run | flags | epochs | final test (%) | best validation (%) | seconds per epoch |",
+             "| run | flags | epochs | final test (%) | best validation (%) | median seconds per epoch |",
              "|---|---|---:|---:|---:|---:|"]
     for name, record, run in rows:
         flags = " ".join(record.get("flags", [])) or "(none: the recipe)"
         lines.append(f"| {name} | `{flags}` | {run['train_config']['epochs']} | {run['final_test_acc']:.2f} | "
-                     f"{run['best_val_acc']:.2f} | {run.get('epoch_seconds', 0):.1f} |")
+                     f"{run['best_val_acc']:.2f} | {statistics.median(run['history']['seconds']):.1f} |")
     return lines + [""]
 
 

@@ -7,6 +7,7 @@ channels_last memory layout, which the CPU convolution kernels prefer.
 import copy
 import math
 import os
+import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -158,6 +159,73 @@ def save_atomic(obj, path):
     os.replace(tmp, path)
 
 
+def train_epoch(model, optimizer, scheduler, data, cfg, shuffle, report_steps):
+    """One pass over the training tensors; returns (mean loss, accuracy in percent).
+
+    Losses and hits are summed on the device; they are read back (a host sync) only every
+    cfg.log_every steps, when report_steps(step, images, loss, acc) is called with the
+    running means since the previous call, as the report's 200-step log does.
+    """
+    model.train()
+    zero = torch.zeros((), device=data.train_y.device)
+    epoch_loss, epoch_correct = zero.clone(), zero.clone()
+    log_loss, log_correct, log_seen = zero.clone(), zero.clone(), 0
+    for step, idx in enumerate(batches(len(data.train_y), cfg.batch_size, shuffle, data.train_y.device), start=1):
+        x = data.train_x[idx]
+        if cfg.augment:
+            x = augment_batch(x, shuffle)
+        y = data.train_y[idx]
+        logits = model(nchw(x))
+        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler:
+            scheduler.step()
+        with torch.no_grad():
+            batch_loss, batch_correct = loss.detach() * len(y), (logits.argmax(1) == y).sum()
+            epoch_loss += batch_loss
+            epoch_correct += batch_correct
+            log_loss += batch_loss
+            log_correct += batch_correct
+        log_seen += len(y)
+        if step % cfg.log_every == 0:
+            report_steps(step, log_seen, log_loss.item() / log_seen, 100.0 * log_correct.item() / log_seen)
+            log_loss.zero_(), log_correct.zero_()
+            log_seen = 0
+    n = len(data.train_y)
+    return epoch_loss.item() / n, 100.0 * epoch_correct.item() / n
+
+
+def save_state(path, cfg, epoch, model, optimizer, scheduler, shuffle, history, steps, best):
+    """Everything --resume needs to go on exactly where this epoch ended."""
+    save_atomic({"config": asdict(cfg), "epoch": epoch, "model": model.state_dict(),
+                 "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict() if scheduler else None,
+                 "shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state(),
+                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                 "history": history, "steps": steps, "best": best}, path)
+
+
+def load_state(path, cfg, device, model, optimizer, scheduler, shuffle):
+    """Restore what save_state wrote; refuse a checkpoint made with other settings."""
+    state = torch.load(path, map_location=device, weights_only=False)
+    if state["config"] != asdict(cfg):
+        changed = sorted(k for k in asdict(cfg) if state["config"].get(k) != asdict(cfg)[k])
+        raise DataError(f"--resume found {path}, but it was trained with other settings "
+                        f"({', '.join(changed)} differ). Rerun with the same settings, or "
+                        f"without --resume to start this run again from epoch 1.")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler:
+        scheduler.load_state_dict(state["scheduler"])
+    shuffle.set_state(state["shuffle_rng"])
+    torch.set_rng_state(state["torch_rng"])
+    if torch.cuda.is_available() and state.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return state["epoch"], state["history"], state["steps"], state["best"]
+
+
 def train(cfg, data, device, checkpoint_dir=None, name="run", resume=False, log=print):
     """Train cfg's model on data (a DeviceData); return the SPEC's result keys.
 
@@ -173,98 +241,49 @@ def train(cfg, data, device, checkpoint_dir=None, name="run", resume=False, log=
     shuffle = torch.Generator().manual_seed(cfg.seed)
     history = {"epoch": [], "train_loss": [], "train_acc": [], "val_loss": [], "val_acc": [],
                "lr": [], "seconds": []}
-    steps, best = [], {"acc": -1.0, "epoch": 0, "state": None}
+    steps, best, done_epochs = [], {"acc": -1.0, "epoch": 0, "state": None}, 0
 
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else None
     last_path = ckpt_dir / f"{name}_last.pt" if ckpt_dir else None
     if ckpt_dir:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
-    start_epoch = 1
     if resume and last_path and last_path.is_file():
-        state = torch.load(last_path, map_location=device, weights_only=False)
-        if state["config"] != asdict(cfg):
-            changed = sorted(k for k in asdict(cfg) if state["config"].get(k) != asdict(cfg)[k])
-            raise DataError(f"--resume found {last_path}, but it was trained with other settings "
-                            f"({', '.join(changed)} differ). Rerun with the same settings, or "
-                            f"without --resume to start this run again from epoch 1.")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler:
-            scheduler.load_state_dict(state["scheduler"])
-        shuffle.set_state(state["shuffle_rng"])
-        torch.set_rng_state(state["torch_rng"])
-        if torch.cuda.is_available() and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        history, steps, best = state["history"], state["steps"], state["best"]
-        start_epoch = state["epoch"] + 1
-        log(f"resuming {name} after epoch {state['epoch']} from {last_path}")
+        done_epochs, history, steps, best = load_state(last_path, cfg, device, model, optimizer, scheduler, shuffle)
+        log(f"resuming {name} after epoch {done_epochs} from {last_path}")
     elif resume:
         log(f"--resume: no checkpoint {last_path} yet, starting {name} from epoch 1")
 
-    images_done, rate = 0, None
-    images_left = (cfg.epochs - start_epoch + 1) * n_train
-    for epoch in range(start_epoch, cfg.epochs + 1):
-        epoch_start = time.perf_counter()
-        model.train()
-        zero = torch.zeros((), device=device)
-        epoch_loss, epoch_correct = zero.clone(), zero.clone()
-        log_loss, log_correct, log_seen, log_start = zero.clone(), zero.clone(), 0, time.perf_counter()
-        for step, idx in enumerate(batches(n_train, cfg.batch_size, shuffle, device), start=1):
-            x = data.train_x[idx]
-            if cfg.augment:
-                x = augment_batch(x, shuffle)
-            y = data.train_y[idx]
-            logits = model(nchw(x))
-            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler:
-                scheduler.step()
-            with torch.no_grad():
-                batch_loss = loss.detach() * len(y)
-                batch_correct = (logits.argmax(1) == y).sum()
-                epoch_loss += batch_loss
-                epoch_correct += batch_correct
-                log_loss += batch_loss
-                log_correct += batch_correct
-            log_seen += len(y)
-            if step % cfg.log_every == 0:  # the report's cadence: every 200 steps of an epoch
-                now = time.perf_counter()
-                done = images_done + step * cfg.batch_size
-                interval_rate = log_seen / (now - log_start)
-                # Time left from a smoothed recent rate: robust to a busy machine earlier on.
-                rate = interval_rate if rate is None else 0.7 * rate + 0.3 * interval_rate
-                entry = {"epoch": epoch, "step": (epoch - 1) * steps_per_epoch + step,
-                         "loss": log_loss.item() / log_seen, "acc": 100.0 * log_correct.item() / log_seen}
-                steps.append(entry)
-                log(f"epoch {epoch:2d}/{cfg.epochs} step {step:4d}/{steps_per_epoch} "
-                    f"loss {entry['loss']:.3f} acc {entry['acc']:5.1f}% "
-                    f"{interval_rate:6.0f} img/s  left {format_time((images_left - done) / rate)}")
-                log_loss.zero_(), log_correct.zero_()
-                log_seen, log_start = 0, now
-        images_done += n_train
+    clock = {"rate": None, "images_left": (cfg.epochs - done_epochs) * n_train, "last": None}
+    for epoch in range(done_epochs + 1, cfg.epochs + 1):
+        epoch_start = clock["last"] = time.perf_counter()
+
+        def report_steps(step, images, loss, acc):
+            now = time.perf_counter()
+            interval_rate = images / (now - clock["last"])
+            # Time left from a smoothed recent rate: robust to a busy machine earlier on.
+            clock["rate"] = interval_rate if clock["rate"] is None else 0.7 * clock["rate"] + 0.3 * interval_rate
+            clock["last"] = now
+            left = clock["images_left"] - step * cfg.batch_size
+            steps.append({"epoch": epoch, "step": (epoch - 1) * steps_per_epoch + step, "loss": loss, "acc": acc})
+            log(f"epoch {epoch:2d}/{cfg.epochs} step {step:4d}/{steps_per_epoch} loss {loss:.3f} "
+                f"acc {acc:5.1f}% {interval_rate:6.0f} img/s  left {format_time(left / clock['rate'])}")
+
+        train_loss, train_acc = train_epoch(model, optimizer, scheduler, data, cfg, shuffle, report_steps)
+        clock["images_left"] -= n_train
         val_loss, val_acc = evaluate(model, data.val_x, data.val_y, tta_flip=cfg.tta_flip)
         seconds = time.perf_counter() - epoch_start
-        for key, value in (("epoch", epoch), ("train_loss", epoch_loss.item() / n_train),
-                           ("train_acc", 100.0 * epoch_correct.item() / n_train),
+        for key, value in (("epoch", epoch), ("train_loss", train_loss), ("train_acc", train_acc),
                            ("val_loss", val_loss), ("val_acc", val_acc),
                            ("lr", optimizer.param_groups[0]["lr"]), ("seconds", seconds)):
             history[key].append(value)
         if val_acc > best["acc"]:
             best = {"acc": val_acc, "epoch": epoch,
                     "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-        log(f"epoch {epoch:2d}/{cfg.epochs} done: train loss {history['train_loss'][-1]:.3f} "
-            f"acc {history['train_acc'][-1]:.1f}% | val loss {val_loss:.3f} acc {val_acc:.2f}% "
-            f"(best {best['acc']:.2f}% at epoch {best['epoch']}) | {seconds:.0f} s, "
-            f"{n_train / seconds:.0f} img/s")
+        log(f"epoch {epoch:2d}/{cfg.epochs} done: train loss {train_loss:.3f} acc {train_acc:.1f}% | "
+            f"val loss {val_loss:.3f} acc {val_acc:.2f}% (best {best['acc']:.2f}% at epoch {best['epoch']}) | "
+            f"{seconds:.0f} s, {n_train / seconds:.0f} img/s")
         if last_path:
-            save_atomic({"config": asdict(cfg), "epoch": epoch, "model": model.state_dict(),
-                         "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict() if scheduler else None,
-                         "shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state(),
-                         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                         "history": history, "steps": steps, "best": best}, last_path)
+            save_state(last_path, cfg, epoch, model, optimizer, scheduler, shuffle, history, steps, best)
 
     _, test_acc = evaluate(model, data.test_x, data.test_y, tta_flip=cfg.tta_flip)
     extra = {}
@@ -281,7 +300,8 @@ def train(cfg, data, device, checkpoint_dir=None, name="run", resume=False, log=
             "best_val_acc": best["acc"], "best_val_epoch": best["epoch"],
             "final_val_acc": history["val_acc"][-1], "final_test_acc": test_acc,
             "best_model_test_acc": best_test_acc,
-            "epoch_seconds": sum(history["seconds"]) / len(history["seconds"]),
+            # The median: robust to epochs slowed by other work on the machine.
+            "epoch_seconds": statistics.median(history["seconds"]),
             "train_seconds": sum(history["seconds"]), **extra,
             "model": model, "best_model": best_model}
 
@@ -310,7 +330,7 @@ STUDENT = dict(lr=0.01, momentum=0.85, dropout=0.55, activation="gelu")
 # What the field knows works, on a model of the same family sized for a laptop CPU: a third
 # 128-wide stage, batch norm, crop-and-flip augmentation, a one-cycle schedule with
 # Nesterov momentum, weight decay, label smoothing and test-time flip.
-BEST = dict(batch_size=128, lr=0.1, momentum=0.9, nesterov=True, dropout=0.0, activation="relu",
+BEST = dict(batch_size=64, lr=0.05, momentum=0.9, nesterov=True, dropout=0.0, activation="relu",
             widths=(32, 64, 128), batch_norm=True, weight_decay=5e-4, label_smoothing=0.1,
             schedule="onecycle", warmup=0.2, augment=True, tta_flip=True)
 RECIPES = {"student": STUDENT, "best": BEST}

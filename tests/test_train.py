@@ -131,3 +131,19 @@ def test_q1_3_train_quick_end_to_end(tmp_path, cifar_root):
     for name in record["figures"]:
         assert (tmp_path / name).stat().st_size > 1000
     assert sorted(record["figures"]) == ["q1_3_4_accuracy.png", "q1_3_4_loss.png"]
+
+
+def test_benchmark_prints_both_pipelines_and_their_ratio(tmp_path, cifar_root):
+    import os
+    import subprocess
+    import sys
+    from conftest import REPO
+    result = subprocess.run([sys.executable, "-m", "common.bench", "--device", "cpu", "--data-dir", cifar_root,
+                             "--skip-checksum", "--images", "64", "--repeats", "1", "--workers", "0",
+                             "--out", tmp_path], cwd=REPO, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    assert "naive" in result.stdout and "package" in result.stdout and "median ratio of 1:" in result.stdout
+    record = json.loads((tmp_path / "bench_cpu.json").read_text())
+    assert record["median_ratio"] == record["package_images_per_second"][0] / record["naive_images_per_second"][0]
+    assert "## Speed" in (tmp_path / "REPORT.md").read_text()
