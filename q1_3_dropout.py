@@ -14,7 +14,7 @@ from common import cli
 from common.data import CLASSES, DataError
 from common.plots import plot_comparison, plot_predictions
 from common.report import probability_table
-from common.train import TrainConfig, predictions, to_device
+from common.train import TrainConfig, build_model, predictions, to_device
 
 SCRIPT = "q1_3_dropout"
 
@@ -29,7 +29,6 @@ def previous_runs(path, quick):
 
 
 def load_final_model(args, cfg, name, device):
-    from common.train import build_model
     path = Path(args.checkpoint_dir) / f"{name}_final.pt"
     if not path.is_file():
         return None
