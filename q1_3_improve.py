@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from common import cli
-from common.report import write_report
 from common.train import RECIPES, TrainConfig, to_device
 
 SCRIPT = "q1_3_improve"
@@ -104,10 +103,11 @@ def main():
             all_figures = [f for f in earlier.get("figures", []) if not f.startswith(f"q1_3_7_{args.recipe}_")]
     runs[args.recipe] = {"recipe": args.recipe, "train_config": cli.config_dict(cfg), "flags": changed_flags(args),
                          **result}
+    # An ablation run (figures/ablation/<name>/) refreshes the main report, whose table lists it.
+    out = Path(args.out)
     cli.write_json(args, SCRIPT, device, cli.data_info(data, train_idx, val_idx),
-                   {"runs": runs, "flags": changed_flags(args)}, all_figures + figures, started)
-    if Path(args.out).parent.name == "ablation":  # an ablation run: refresh the main report's table
-        write_report(Path(args.out).parent.parent)
+                   {"runs": runs, "flags": changed_flags(args)}, all_figures + figures, started,
+                   report_dir=out.parent.parent if out.parent.name == "ablation" else out)
     print(f"wrote {', '.join(figures)} and {path}")
 
 

@@ -120,8 +120,8 @@ def env_info(device):
     return {"python": platform.python_version(), "torch": torch.__version__, "device": name}
 
 
-def write_json(args, script, device, info, results, figures, started):
-    """<out>/<script>.json with the SPEC's common keys, then rebuild REPORT.md."""
+def write_json(args, script, device, info, results, figures, started, report_dir=None):
+    """<out>/<script>.json with the SPEC's common keys, then rebuild REPORT.md in report_dir (default: out)."""
     from .report import write_report
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -130,7 +130,7 @@ def write_json(args, script, device, info, results, figures, started):
               "figures": figures, **results}
     path = out / f"{script}.json"
     path.write_text(json.dumps(record, indent=1, default=_jsonable) + "\n")
-    write_report(out)
+    write_report(report_dir or out)
     return path
 
 

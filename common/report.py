@@ -209,6 +209,7 @@ def _section_ablation(out):
              "|---|---|---:|---:|---:|---:|"]
     for name, record, run in rows:
         flags = " ".join(record.get("flags", [])) or "(none: the recipe)"
+        name += " **(QUICK)**" if record.get("quick") else ""
         lines.append(f"| {name} | `{flags}` | {run['train_config']['epochs']} | {run['final_test_acc']:.2f} | "
                      f"{run['best_val_acc']:.2f} | {statistics.median(run['history']['seconds']):.1f} |")
     return lines + [""]

@@ -79,3 +79,12 @@ def test_every_linked_figure_exists(tmp_path):
 def test_broken_json_is_reported_not_fatal(tmp_path):
     (tmp_path / "q1_3_train.json").write_text("{not json")
     assert "not valid JSON" in build_report(tmp_path)
+
+
+def test_ablation_runs_form_one_table(tmp_path):
+    folder = tmp_path / "ablation" / "no_augment_4ep"
+    folder.mkdir(parents=True)
+    best = {**run(85.0), "train_config": {"epochs": 4}, "history": {**history(4), "seconds": [50.0] * 4}}
+    write(folder, "q1_3_improve", {**common(), "runs": {"best": best}, "flags": ["--epochs 4", "--no-augment"]})
+    text = build_report(tmp_path)
+    assert "| no_augment_4ep | `--epochs 4 --no-augment` | 4 | 85.00 | 63.00 | 50.0 |" in text
