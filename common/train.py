@@ -9,7 +9,7 @@ import math
 import os
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -71,7 +71,6 @@ class DeviceData:
     val_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
-    extra: dict = field(default_factory=dict)
 
 
 def to_device(data, train_idx, val_idx, device):
@@ -215,7 +214,13 @@ def load_state(path, cfg, device, model, optimizer, scheduler, shuffle):
         raise DataError(f"--resume found {path}, but it was trained with other settings "
                         f"({', '.join(changed)} differ). Rerun with the same settings, or "
                         f"without --resume to start this run again from epoch 1.")
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise DataError(f"--resume found {path}, but its weights do not fit this version of the "
+                        f"model (an older package made it: {str(error).splitlines()[-1].strip()}). "
+                        f"Move or delete that file, or rerun without --resume to start this run "
+                        f"again from epoch 1.") from None
     optimizer.load_state_dict(state["optimizer"])
     if scheduler:
         scheduler.load_state_dict(state["scheduler"])

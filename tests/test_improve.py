@@ -18,7 +18,23 @@ def test_best_recipe_is_the_same_family_with_a_third_stage():
     model = ConvNet(widths=BEST["widths"], batch_norm=True)
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     assert [type(m).__name__ for m in model].count("Conv2d") == 6
-    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model)
+    names = list(dict(model.named_children()))
+    # A norm after every conv; each stage pools before its last norm and activation.
+    assert [n for n in names if n.startswith("bn")] == [f"bn{i}" for i in range(1, 7)]
+    assert names[names.index("conv2"):names.index("conv3")] == ["conv2", "pool1", "bn2", "relu2", "dropout1"]
+    assert not any(m.bias is not None for m in model if isinstance(m, torch.nn.Conv2d))
+
+
+def test_pooling_before_the_last_norm_is_the_same_as_after_it_in_eval_mode():
+    # Max-pool commutes with ReLU and with batch norm's per-channel affine map when its
+    # scale is positive: the reordering moves work, not the function the layers compute.
+    torch.manual_seed(0)
+    conv_out = torch.randn(4, 32, 32, 32)
+    bn = torch.nn.BatchNorm2d(32).eval()
+    bn.running_mean.normal_(), bn.running_var.uniform_(0.5, 2), bn.bias.data.normal_()
+    bn.weight.data.uniform_(0.1, 2)
+    pool, relu = torch.nn.MaxPool2d(2), torch.nn.ReLU()
+    assert torch.allclose(relu(bn(pool(conv_out))), pool(relu(bn(conv_out))), atol=1e-6)
 
 
 def test_augmentation_keeps_shapes_labels_and_range_and_changes_pixels():

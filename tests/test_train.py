@@ -94,6 +94,16 @@ def test_resume_with_other_settings_is_refused(small_data, tmp_path):
         train(cfg, small_data, torch.device("cpu"), tmp_path, name="t", resume=True, log=quiet)
 
 
+def test_resume_from_a_checkpoint_of_another_model_version_is_refused(small_data, tmp_path):
+    fit(small_data, tmp_path, epochs=1)
+    state = torch.load(tmp_path / "t_last.pt", weights_only=False)
+    state["model"]["conv9.weight"] = torch.zeros(1)  # a layer this version does not have
+    torch.save(state, tmp_path / "t_last.pt")
+    cfg = TrainConfig(epochs=1, batch_size=20, lr=0.01, log_every=10)
+    with pytest.raises(DataError, match="do not fit this version of the model.*without --resume"):
+        train(cfg, small_data, torch.device("cpu"), tmp_path, name="t", resume=True, log=quiet)
+
+
 @pytest.mark.parametrize("field, value, flag", [
     ("lr", 0.0, "--lr"), ("lr", -1.0, "--lr"), ("batch_size", 0, "--batch-size"),
     ("epochs", 0, "--epochs"), ("dropout", 1.0, "--dropout"), ("dropout", -0.1, "--dropout"),
