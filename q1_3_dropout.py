@@ -14,7 +14,7 @@ from common import cli
 from common.data import CLASSES, DataError
 from common.plots import plot_comparison, plot_predictions
 from common.report import probability_table
-from common.train import TrainConfig, build_model, predictions, to_device
+from common.train import TrainConfig, build_model, predictions, whole_test_set_predictions, to_device
 
 SCRIPT = "q1_3_dropout"
 
@@ -100,6 +100,7 @@ def main():
         print(f"      note: the chosen test images are all of class {CLASSES[int(true[0])]} (this copy's "
               f"test batch is sorted by class); pass --images to pick others")
     result = predictions(models[best], images, true, device, args.images)
+    result["test_set"] = whole_test_set_predictions(models[best], data.test_images, data.test_labels, device)
     for mode, word in (("raw", "without normalization"), ("normalized", "normalized")):
         figure = f"q1_3_6_predictions_{mode}.png"
         r = result[mode]
@@ -107,7 +108,8 @@ def main():
                          f"Question 1.3.6: dropout p = {best}, test images fed {word}: "
                          f"{r['accuracy']:.0f}% right" + (" [QUICK]" if args.quick else ""))
         figures.append(figure)
-        print(f"1.3.6 fed {word}: accuracy {r['accuracy']:.0f}%")
+        print(f"1.3.6 fed {word}: accuracy {r['accuracy']:.0f}% on the ten images, "
+              f"{result['test_set'][mode]['accuracy']:.2f}% on the whole test set")
     table = "q1_3_6_probabilities.md"
     Path(args.out, table).write_text(probability_table(result, best))
     figures.append(table)

@@ -4,7 +4,7 @@ import os
 import statistics
 from pathlib import Path
 
-from .data import CLASSES
+from .data import CLASSES, GIVEN_STD
 
 # The numbers of ../shared/seed/assignment2_report.txt, as SPEC.md lists them.
 REPORT = {
@@ -35,7 +35,47 @@ def probability_table(predictions, dropout):
             cells = " | ".join(f"**{p:.3f}**" if c == pred else f"{p:.3f}" for c, p in enumerate(probs))
             lines.append(f"| {i} (test #{index}) | {CLASSES[true]} | {CLASSES[pred]} ({mark}) | {cells} |")
         lines.append("")
+    lines += ["## The whole test set", ""] + whole_test_set_summary(predictions)
     return "\n".join(lines)
+
+
+def whole_test_set_summary(predictions):
+    """Markdown lines: what the whole test set says about raw against normalized inputs,
+    and why ten images can say otherwise. Empty for a record made before it was measured."""
+    whole = predictions.get("test_set")
+    if not whole:
+        return []
+    raw, norm = whole["raw"], whole["normalized"]
+    n = sum(raw["predicted_counts"])
+    ranked = sorted(range(len(CLASSES)), key=lambda c: -raw["predicted_counts"][c])
+    top, covered = [], 0
+    for c in ranked:  # the fewest classes that take 90% of the raw answers
+        top.append(c)
+        covered += raw["predicted_counts"][c]
+        if covered >= 0.9 * n:
+            break
+    shares = ", ".join(f"{CLASSES[c]} {100 * raw['predicted_counts'][c] / n:.1f}%" for c in top)
+    lines = [f"On all {n:,} test images the model is right on {norm['accuracy']:.2f}% fed normalized "
+             f"and {raw['accuracy']:.2f}% fed raw. Fed [0,1] pixels ({1 / statistics.mean(GIVEN_STD):.1f} "
+             f"times less contrast than it was trained on, and shifted by the mean) its answers collapse onto {len(top)} classes, "
+             f"which take {100 * covered / n:.1f}% of them: {shares}.", ""]
+    shown = sorted(set(predictions["true"]))
+    if len(shown) <= 3:
+        recalls = "; ".join(f"{CLASSES[c]}: {raw['recall'][c]:.1f}% fed raw, {norm['recall'][c]:.1f}% "
+                            f"normalized" for c in shown)
+        lines += [f"Recall on the classes of the ten images shown ({recalls})."]
+        if predictions["raw"]["accuracy"] >= predictions["normalized"]["accuracy"]:
+            favoured = [CLASSES[c] for c in shown if c in top]
+            lines += [f"The ten images come from {len(shown)} class(es) only"
+                      + (f", and {', '.join(favoured)} is one the raw feed collapses onto" if favoured else "")
+                      + ": on so small and one-sided a sample (one image is 10 points) the raw feed "
+                      "ties or beats the normalized one, while on the whole test set it is far worse"
+                      + ("; even on the shown class(es) it is worse over the whole test set, so its "
+                         "lead on the ten is chance" if all(raw["recall"][c] < norm["recall"][c] for c in shown)
+                         else "") + ". Pass `--images` with images of several classes to see the "
+                      "difference on ten."]
+        lines.append("")
+    return lines
 
 
 def _num(value, digits=2):
@@ -165,7 +205,8 @@ def _section_dropout(r):
               "", f"Test images {', '.join(map(str, pred['indices']))}; true classes: "
               f"{', '.join(CLASSES[t] for t in pred['true'])}. The report's ten images were drawn by a "
               "shuffled loader and are not these, so the ten-image accuracies compare only roughly.",
-              "", "Probability tables: [q1_3_6_probabilities.md](q1_3_6_probabilities.md)", ""]
+              "", *whole_test_set_summary(pred),
+              "Probability tables: [q1_3_6_probabilities.md](q1_3_6_probabilities.md)", ""]
     return lines + _figures(r, ["q1_3_6_predictions_raw.png", "q1_3_6_predictions_normalized.png"]) + [""]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .data import DataError, batches, normalize
+from .data import CLASSES, DataError, batches, normalize
 from .model import ConvNet
 
 
@@ -327,6 +327,24 @@ def predictions(model, images, true, device, indices=None):
         pred = probs.argmax(1)
         out[mode] = {"probs": probs.tolist(), "pred": pred.tolist(),
                      "accuracy": 100.0 * (pred == true).float().mean().item()}
+    return out
+
+
+@torch.no_grad()
+def whole_test_set_predictions(model, images, labels, device, batch_size=1000):
+    """1.3.6 beyond ten images: accuracy, predicted-class counts and per-class recall on
+    the whole test set, fed raw and normalized; ten images alone can mislead."""
+    model.eval()
+    out = {}
+    for mode, prep in (("raw", lambda x: x.float() / 255), ("normalized", normalize)):
+        pred = torch.cat([model(prep(images[i:i + batch_size]).to(device)
+                                .contiguous(memory_format=torch.channels_last)).argmax(1).cpu()
+                          for i in range(0, len(labels), batch_size)])
+        hits = pred == labels
+        out[mode] = {"accuracy": 100.0 * hits.float().mean().item(),
+                     "predicted_counts": torch.bincount(pred, minlength=len(CLASSES)).tolist(),
+                     "recall": [100.0 * hits[labels == c].float().mean().item() if (labels == c).any()
+                                else None for c in range(len(CLASSES))]}
     return out
 
 
