@@ -11,15 +11,24 @@ from pathlib import Path
 import torch
 
 from .data import DataError, default_data_dir, load_cifar10, split_indices, subset_for_quick
+from .plots import plot_curves
+from .report import write_report
+from .train import train
 
 QUICK_TRAIN, QUICK_VAL, QUICK_TEST = 4000, 500, 1000
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Keeps the scripts' docstrings as written, and shows defaults except None ("the recipe's")."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def base_parser(description):
-    p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     p.add_argument("--data-dir", default=default_data_dir(),
-                   help="folder holding (or receiving) cifar-10-batches-py/ (default: $CIFAR10_DIR, else ./data)")
+                   help="folder holding (or receiving) cifar-10-batches-py/; $CIFAR10_DIR sets the default")
     p.add_argument("--offline", action="store_true", help="never download; missing data is an error")
     p.add_argument("--skip-checksum", action="store_true",
                    help="accept batch files whose MD5 differs from the published ones (a re-encoded copy)")
@@ -122,7 +131,6 @@ def env_info(device):
 
 def write_json(args, script, device, info, results, figures, started, report_dir=None):
     """<out>/<script>.json with the SPEC's common keys, then rebuild REPORT.md in report_dir (default: out)."""
-    from .report import write_report
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     record = {"config": {k: v for k, v in vars(args).items()}, "data": info, "env": env_info(device),
@@ -168,8 +176,6 @@ def train_and_plot(args, cfg, data, device, name, title, figure_prefix):
 
     Returns (result without the models, figure names, final model).
     """
-    from .plots import plot_curves
-    from .train import train
     result = train(cfg, data, device, args.checkpoint_dir, name=name + ("_quick" if args.quick else ""),
                    resume=args.resume)
     model = result.pop("model")
