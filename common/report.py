@@ -242,6 +242,12 @@ def _section_ablation(out):
         rows.append((path.parent.name, record, run))
     if not rows:
         return []
+    try:  # the full recipe itself heads the rows of its length
+        main = json.loads((out / "q1_3_improve.json").read_text())
+        rows.append(("the best recipe (above)", {**main, "flags": []}, main["runs"]["best"]))
+    except (OSError, ValueError, KeyError):
+        pass
+    rows.sort(key=lambda row: (-row[2]["train_config"]["epochs"], bool(row[1].get("flags")), row[0]))
     lines = ["### Ablation of the best recipe", "",
              "Each row is a real run of `q1_3_improve.py` with the flags shown (all other settings "
              "those of the best recipe), its JSON in `ablation/<name>/`. Shorter runs than the full "

@@ -88,3 +88,9 @@ def test_ablation_runs_form_one_table(tmp_path):
     write(folder, "q1_3_improve", {**common(), "runs": {"best": best}, "flags": ["--epochs 4", "--no-augment"]})
     text = build_report(tmp_path)
     assert "| no_augment_4ep | `--epochs 4 --no-augment` | 4 | 85.00 | 63.00 | 50.0 |" in text
+    full = {**run(88.0), "train_config": {"epochs": 20}, "history": {**history(20), "seconds": [60.0] * 20}}
+    write(tmp_path, "q1_3_improve", {**common(), "runs": {"best": full}, "flags": []})
+    text = build_report(tmp_path)
+    # The full recipe heads the table, then the shorter runs.
+    head = "| the best recipe (above) | `(none: the recipe)` | 20 | 88.00 |"
+    assert head in text and text.index(head) < text.index("| no_augment_4ep |")
