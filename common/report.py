@@ -87,7 +87,8 @@ def _num(value, digits=2):
 
 
 def _row(what, ours, report=None, digits=2, unit=""):
-    diff = "-" if report is None or ours is None else f"{ours - report:+.{digits}f}{unit}"
+    # Rounding first, then adding 0.0, turns a float error of -1e-7 into "+0", not "-0".
+    diff = "-" if report is None or ours is None else f"{round(ours - report, digits) + 0.0:+.{digits}f}{unit}"
     return f"| {what} | {_num(ours, digits)}{unit if ours is not None else ''} | " \
            f"{_num(report, digits) + unit if report is not None else 'not given'} | {diff} |"
 

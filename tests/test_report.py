@@ -94,3 +94,8 @@ def test_ablation_runs_form_one_table(tmp_path):
     # The full recipe heads the table, then the shorter runs.
     head = "| the best recipe (above) | `(none: the recipe)` | 20 | 88.00 |"
     assert head in text and text.index(head) < text.index("| no_augment_4ep |")
+
+
+def test_a_difference_lost_in_rounding_reads_plus_zero():
+    from common.report import _row
+    assert _row("accuracy (%)", 69.99999994, 70.0, 0).endswith("| +0 |")
