@@ -125,7 +125,8 @@ def env_info(device):
     if device.type == "cuda":
         name += f" ({torch.cuda.get_device_name(device)})"
     elif device.type == "cpu":
-        name += f" ({platform.processor() or platform.machine()}, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''})"
+        threads = torch.get_num_threads()
+        name += f" ({platform.processor() or platform.machine()}, {threads} thread{'s' if threads != 1 else ''})"
     return {"python": platform.python_version(), "torch": torch.__version__, "device": name}
 
 

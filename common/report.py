@@ -66,14 +66,16 @@ def whole_test_set_summary(predictions):
         lines += [f"Recall on the classes of the ten images shown ({recalls})."]
         if predictions["raw"]["accuracy"] >= predictions["normalized"]["accuracy"]:
             favoured = [CLASSES[c] for c in shown if c in top]
-            lines += [f"The ten images come from {len(shown)} class(es) only"
-                      + (f", and {', '.join(favoured)} is one the raw feed collapses onto" if favoured else "")
-                      + ": on so small and one-sided a sample (one image is 10 points) the raw feed "
-                      "ties or beats the normalized one, while on the whole test set it is far worse"
-                      + ("; even on the shown class(es) it is worse over the whole test set, so its "
-                         "lead on the ten is chance" if all(raw["recall"][c] < norm["recall"][c] for c in shown)
-                         else "") + ". Pass `--images` with images of several classes to see the "
-                      "difference on ten."]
+            why = f"The ten images come from {len(shown)} class(es) only"
+            if favoured:
+                why += f", and {', '.join(favoured)} is one the raw feed collapses onto"
+            why += (": on so small and one-sided a sample (one image is 10 points) the raw feed ties "
+                    "or beats the normalized one, while on the whole test set it is far worse")
+            if all(raw["recall"][c] < norm["recall"][c] for c in shown):
+                why += ("; even on the shown class(es) it is worse over the whole test set, so its "
+                        "lead on the ten is chance")
+            lines.append(why + ". Pass `--images` with images of several classes to see the "
+                         "difference on ten.")
         lines.append("")
     return lines
 
@@ -245,7 +247,7 @@ def _section_ablation(out):
         return []
     try:  # the full recipe itself heads the rows of its length
         main = json.loads((out / "q1_3_improve.json").read_text())
-        rows.append(("the best recipe (above)", {**main, "flags": []}, main["runs"]["best"]))
+        rows.append(("the best recipe (above)", main, main["runs"]["best"]))
     except (OSError, ValueError, KeyError):
         pass
     rows.sort(key=lambda row: (-row[2]["train_config"]["epochs"], bool(row[1].get("flags")), row[0]))

@@ -311,35 +311,41 @@ def train(cfg, data, device, checkpoint_dir=None, name="run", resume=False, log=
             "model": model, "best_model": best_model}
 
 
-@torch.no_grad()
-def predictions(model, images, true, device, indices=None):
-    """1.3.6: class probabilities for uint8 images, fed raw ([0,1] scale) and normalized.
+# 1.3.6 feeds uint8 images to the model two ways: raw (the [0,1] tensors, as the report
+# did, though the model was trained on normalized inputs) and normalized.
+FEEDS = {"raw": lambda images: images.float() / 255, "normalized": normalize}
 
-    The model was trained on normalized inputs; feeding it the raw [0,1] tensors, as the
-    report did, shows what forgetting the normalization at test time costs.
-    """
+
+@torch.no_grad()
+def feed_logits(model, images, mode, device, batch_size=1000):
+    """Logits of uint8 N x C x H x W images fed as FEEDS[mode], in eval mode, on the host."""
     model.eval()
+    return torch.cat([model(FEEDS[mode](images[i:i + batch_size]).to(device)
+                            .contiguous(memory_format=torch.channels_last)).cpu()
+                      for i in range(0, len(images), batch_size)])
+
+
+def predictions(model, images, true, device, indices=None):
+    """1.3.6: class probabilities for uint8 images, fed raw and normalized.
+
+    Feeding the raw [0,1] tensors shows what forgetting the normalization at test time costs.
+    """
     out = {"indices": list(indices) if indices is not None else list(range(len(true))),
            "true": true.tolist()}
-    for mode, x in (("raw", images.float() / 255), ("normalized", normalize(images))):
-        x = x.to(device).contiguous(memory_format=torch.channels_last)
-        probs = torch.softmax(model(x), dim=1).cpu()
+    for mode in FEEDS:
+        probs = torch.softmax(feed_logits(model, images, mode, device), dim=1)
         pred = probs.argmax(1)
         out[mode] = {"probs": probs.tolist(), "pred": pred.tolist(),
                      "accuracy": 100.0 * (pred == true).float().mean().item()}
     return out
 
 
-@torch.no_grad()
-def whole_test_set_predictions(model, images, labels, device, batch_size=1000):
+def whole_test_set_predictions(model, images, labels, device):
     """1.3.6 beyond ten images: accuracy, predicted-class counts and per-class recall on
     the whole test set, fed raw and normalized; ten images alone can mislead."""
-    model.eval()
     out = {}
-    for mode, prep in (("raw", lambda x: x.float() / 255), ("normalized", normalize)):
-        pred = torch.cat([model(prep(images[i:i + batch_size]).to(device)
-                                .contiguous(memory_format=torch.channels_last)).argmax(1).cpu()
-                          for i in range(0, len(labels), batch_size)])
+    for mode in FEEDS:
+        pred = feed_logits(model, images, mode, device).argmax(1)
         hits = pred == labels
         out[mode] = {"accuracy": 100.0 * hits.float().mean().item(),
                      "predicted_counts": torch.bincount(pred, minlength=len(CLASSES)).tolist(),
