@@ -24,7 +24,7 @@ def recipe_config(args):
             setattr(cfg, flag, value)
     if args.recipe == "best":
         for flag, setting in (("no_augment", "augment"), ("no_batch_norm", "batch_norm"),
-                              ("no_tta", "tta_flip")):
+                              ("no_tta", "tta_flip"), ("no_tta", "tta_shift"), ("no_tta_shift", "tta_shift")):
             if getattr(args, flag):
                 setattr(cfg, setting, False)
         if args.schedule:
@@ -49,7 +49,9 @@ def changed_flags(args):
         value = getattr(args, name)
         if value is not None:
             flags.append(f"--{name.replace('_', '-')} " + (" ".join(map(str, value)) if isinstance(value, list) else str(value)))
-    flags += [f"--{name.replace('_', '-')}" for name in ("no_augment", "no_batch_norm", "no_tta") if getattr(args, name)]
+    flags += [f"--{name.replace('_', '-')}" for name in ("no_augment", "no_batch_norm", "no_tta", "no_tta_shift") if getattr(args, name)]
+    if args.seed:  # another seed's run keeps checkpoints of its own too
+        flags.append(f"--seed {args.seed}")
     return flags
 
 
@@ -62,7 +64,8 @@ def main():
     ablation = parser.add_argument_group("ablations of the best recipe")
     ablation.add_argument("--no-augment", action="store_true", help="no random crop and flip")
     ablation.add_argument("--no-batch-norm", action="store_true")
-    ablation.add_argument("--no-tta", action="store_true", help="no test-time flip")
+    ablation.add_argument("--no-tta", action="store_true", help="no test-time views: neither flip nor shifts")
+    ablation.add_argument("--no-tta-shift", action="store_true", help="test-time flip only, no 1-pixel shifts")
     ablation.add_argument("--schedule", choices=["onecycle", "constant"])
     ablation.add_argument("--weight-decay", type=float)
     ablation.add_argument("--label-smoothing", type=float)
@@ -78,7 +81,8 @@ def main():
           f"batch {cfg.batch_size}, lr {cfg.lr}, momentum {cfg.momentum}, dropout {cfg.dropout}, "
           f"{cfg.activation}" + (f", widths {cfg.widths}, batch norm {cfg.batch_norm}, augment {cfg.augment}, "
                                  f"{cfg.schedule} schedule, weight decay {cfg.weight_decay}, label smoothing "
-                                 f"{cfg.label_smoothing}, test-time flip {cfg.tta_flip}"
+                                 f"{cfg.label_smoothing}, test-time flip {cfg.tta_flip}, "
+                                 f"test-time shifts {cfg.tta_shift}"
                                  if args.recipe == "best" else ""))
     title = (f"Question 1.3.7, {args.recipe} recipe (batch {cfg.batch_size}, lr {cfg.lr}, momentum {cfg.momentum}, "
              f"dropout {cfg.dropout}, {cfg.activation}" + (", BN, augmentation, one-cycle" if args.recipe == "best" else "") + ")")

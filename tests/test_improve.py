@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from common.model import ConvNet
-from common.train import BEST, STUDENT, TrainConfig, augment_batch, make_optimizer
+from common.train import BEST, STUDENT, TrainConfig, augment_batch, make_optimizer, predict_logits
 from conftest import run_script
 
 
@@ -59,6 +59,32 @@ def test_augmentation_is_a_crop_of_the_padded_image_or_its_mirror():
         assert any(torch.equal(out, c) or torch.equal(out, c.flip(1)) for c in crops)
 
 
+class RecordViews(torch.nn.Module):
+    """A stand-in model that keeps every batch it is shown and returns its first pixel."""
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(x.clone())
+        return x[:, :, 0, 0]
+
+
+def test_test_time_views_are_the_image_its_one_pixel_shifts_and_their_mirrors():
+    x = torch.arange(2 * 32 * 32 * 3, dtype=torch.float32).reshape(2, 32, 32, 3)  # N x H x W x C
+    image = x.permute(0, 3, 1, 2)
+    for flip, shift, count in ((False, False, 1), (True, False, 2), (False, True, 3), (True, True, 6)):
+        model = RecordViews()
+        logits = predict_logits(model, x, tta_flip=flip, tta_shift=shift)
+        assert len(model.seen) == count and all(v.shape == image.shape for v in model.seen)
+        assert torch.equal(model.seen[0], image)
+        assert torch.allclose(logits, sum(v[:, :, 0, 0] for v in model.seen) / count)  # the mean
+    moved_down_right, moved_up_left = model.seen[1], model.seen[2]
+    assert torch.equal(moved_down_right[:, :, 1:, 1:], image[:, :, :-1, :-1])
+    assert torch.equal(moved_up_left[:, :, :-1, :-1], image[:, :, 1:, 1:])
+    assert all(torch.equal(m, v.flip(3)) for m, v in zip(model.seen[3:], model.seen[:3]))
+
+
 def test_onecycle_schedule_at_known_steps():
     cfg = TrainConfig(lr=0.1, schedule="onecycle", warmup=0.2)
     model = torch.nn.Linear(2, 2)
@@ -98,3 +124,8 @@ def test_both_recipes_quick_keep_each_others_results(tmp_path, cifar_root):
         assert name in record["figures"] and (tmp_path / name).is_file()
     for key in ("best_val_acc", "best_val_epoch", "final_val_acc", "final_test_acc", "history", "steps"):
         assert key in record["runs"]["best"] and key in record["runs"]["student"]
+    # The best recipe reports what its test-time views add, and their validation accuracy.
+    best = record["runs"]["best"]
+    for key in ("final_test_acc_flip_only", "final_test_acc_without_tta", "final_val_acc_all_views"):
+        assert 0 <= best[key] <= 100
+    assert "final_test_acc_flip_only" not in record["runs"]["student"]

@@ -1,8 +1,10 @@
 """figures/REPORT.md: built from whichever JSON files exist, each number beside the report's."""
 import json
 import re
+from dataclasses import asdict
 
 from common.report import build_report, write_report
+from common.train import BEST, TrainConfig
 
 
 def history(n):
@@ -84,16 +86,30 @@ def test_broken_json_is_reported_not_fatal(tmp_path):
 def test_ablation_runs_form_one_table(tmp_path):
     folder = tmp_path / "ablation" / "no_augment_4ep"
     folder.mkdir(parents=True)
-    best = {**run(85.0), "train_config": {"epochs": 4}, "history": {**history(4), "seconds": [50.0] * 4}}
+    recipe = asdict(TrainConfig(**BEST))
+    best = {**run(85.0), "train_config": {**recipe, "epochs": 4, "augment": False},
+            "history": {**history(4), "seconds": [50.0] * 4}}
     write(folder, "q1_3_improve", {**common(), "runs": {"best": best}, "flags": ["--epochs 4", "--no-augment"]})
     text = build_report(tmp_path)
-    assert "| no_augment_4ep | `--epochs 4 --no-augment` | 4 | 85.00 | 63.00 | 50.0 |" in text
-    full = {**run(88.0), "train_config": {"epochs": 20}, "history": {**history(20), "seconds": [60.0] * 20}}
+    assert "| no_augment_4ep | epochs 4, no augment | 4 | 85.00 | 63.00 | 50.0 |" in text
+    full = {**run(88.0), "train_config": recipe, "history": {**history(20), "seconds": [60.0] * 20}}
     write(tmp_path, "q1_3_improve", {**common(), "runs": {"best": full}, "flags": []})
     text = build_report(tmp_path)
     # The full recipe heads the table, then the shorter runs.
-    head = "| the best recipe (above) | `(none: the recipe)` | 20 | 88.00 |"
+    head = "| the best recipe (above) | none: the recipe | 20 | 88.00 |"
     assert head in text and text.index(head) < text.index("| no_augment_4ep |")
+
+
+def test_ablation_rows_name_what_differs_from_todays_recipe():
+    from common.report import differences_from_best
+    recipe = asdict(TrainConfig(**BEST))
+    assert differences_from_best(recipe) == []
+    assert differences_from_best({**recipe, "widths": list(recipe["widths"])}) == []  # as JSON stores it
+    assert differences_from_best({**recipe, "lr": 0.1, "batch_norm": False, "widths": [32, 64]}) == \
+        ["lr 0.1", "widths 32 64", "no batch_norm"]
+    # A run from before a setting existed had that setting's default.
+    older = {k: v for k, v in recipe.items() if k != "tta_shift"}
+    assert differences_from_best(older) == ["no tta_shift"]
 
 
 def test_a_difference_lost_in_rounding_reads_plus_zero():
