@@ -271,6 +271,15 @@ def _section_ablation(out):
         name += " **(QUICK)**" if record.get("quick") else ""
         lines.append(f"| {name} | {changes} | {run['train_config']['epochs']} | {run['final_test_acc']:.2f} | "
                      f"{run['best_val_acc']:.2f} | {statistics.median(run['history']['seconds']):.1f} |")
+    # Runs of today's recipe that differ only in seed show how far one run's number can be trusted.
+    seeds = sorted((run["train_config"].get("seed", 0), run["final_test_acc"]) for _, record, run in rows
+                   if not record.get("quick") and all(c.startswith("seed ") for c in
+                                                      differences_from_best(run["train_config"])))
+    if len(seeds) > 1:
+        accs = [acc for _, acc in seeds]
+        lines += ["", f"Today's recipe over seeds {', '.join(str(seed) for seed, _ in seeds)}: final test "
+                      f"{', '.join(f'{acc:.2f}' for acc in accs)}%; mean {statistics.mean(accs):.2f}%, "
+                      f"from {min(accs):.2f}% to {max(accs):.2f}%."]
     return lines + [""]
 
 

@@ -98,6 +98,14 @@ def test_ablation_runs_form_one_table(tmp_path):
     # The full recipe heads the table, then the shorter runs.
     head = "| the best recipe (above) | none: the recipe | 20 | 88.00 |"
     assert head in text and text.index(head) < text.index("| no_augment_4ep |")
+    assert "over seeds" not in text  # one run of the recipe gives no spread
+    seed1 = tmp_path / "ablation" / "seed1_20ep"
+    seed1.mkdir()
+    write(seed1, "q1_3_improve", {**common(), "runs": {"best": {**full, "final_test_acc": 87.0,
+                                                               "train_config": {**recipe, "seed": 1}}}})
+    text = build_report(tmp_path)
+    assert "| seed1_20ep | seed 1 | 20 | 87.00 |" in text
+    assert "over seeds 0, 1: final test 88.00, 87.00%; mean 87.50%, from 87.00% to 88.00%." in text
 
 
 def test_ablation_rows_name_what_differs_from_todays_recipe():
