@@ -57,6 +57,11 @@ class TrainConfig:
         if not 0 <= self.dropout < 1:
             problems.append(f"--dropout must be in [0, 1): p is the probability of zeroing "
                             f"an activation, and p = 1 zeroes them all (got {self.dropout})")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            problems.append(f"--weight-decay must be 0 or more (got {self.weight_decay})")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append(f"--label-smoothing must be in [0, 1): it is the share of each target "
+                            f"spread evenly over all classes (got {self.label_smoothing})")
         if problems:
             raise DataError("Impossible training settings: " + "; ".join(problems) + ".")
 

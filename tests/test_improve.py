@@ -109,6 +109,13 @@ def test_weight_decay_spares_biases_and_norms():
     assert spared["weight_decay"] == 0 and all(p.ndim == 1 for p in spared["params"])
 
 
+@pytest.mark.parametrize("flag, value", [("--label-smoothing", "1.5"), ("--weight-decay", "-1")])
+def test_impossible_best_recipe_settings_get_a_message_not_a_traceback(tmp_path, flag, value):
+    result = run_script("q1_3_improve.py", flag, value, "--out", tmp_path)
+    assert result.returncode != 0 and flag in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_both_recipes_quick_keep_each_others_results(tmp_path, cifar_root):
     common = ["--data-dir", cifar_root, "--skip-checksum", "--quick", "--out", tmp_path,
               "--checkpoint-dir", tmp_path / "ckpt"]

@@ -107,6 +107,8 @@ def test_resume_from_a_checkpoint_of_another_model_version_is_refused(small_data
 @pytest.mark.parametrize("field, value, flag", [
     ("lr", 0.0, "--lr"), ("lr", -1.0, "--lr"), ("batch_size", 0, "--batch-size"),
     ("epochs", 0, "--epochs"), ("dropout", 1.0, "--dropout"), ("dropout", -0.1, "--dropout"),
+    ("weight_decay", -1.0, "--weight-decay"), ("label_smoothing", 1.5, "--label-smoothing"),
+    ("label_smoothing", -0.1, "--label-smoothing"),
 ])
 def test_impossible_settings_are_refused_in_code(field, value, flag):
     with pytest.raises(DataError, match=flag):
