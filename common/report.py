@@ -257,8 +257,8 @@ def _section_ablation(out):
         rows.append(("the best recipe (above)", main, main["runs"]["best"]))
     except (OSError, ValueError, KeyError):
         pass
-    rows.sort(key=lambda row: (-row[2]["train_config"]["epochs"], bool(differences_from_best(row[2]["train_config"])),
-                               row[0]))
+    rows = [(name, record, run, differences_from_best(run["train_config"])) for name, record, run in rows]
+    rows.sort(key=lambda row: (-row[2]["train_config"]["epochs"], bool(row[3]), row[0]))
     lines = ["### Ablation of the best recipe", "",
              "Each row is a real run of `q1_3_improve.py`, its JSON in `ablation/<name>/`; the second column "
              "lists, from the run's own settings, where it differs from the best recipe as the code defines it "
@@ -266,15 +266,14 @@ def _section_ablation(out):
              "| run | settings that differ from the best recipe | epochs | final test (%) | best validation (%) "
              "| median seconds per epoch |",
              "|---|---|---:|---:|---:|---:|"]
-    for name, record, run in rows:
-        changes = ", ".join(differences_from_best(run["train_config"])) or "none: the recipe"
+    for name, record, run, changes in rows:
         name += " **(QUICK)**" if record.get("quick") else ""
-        lines.append(f"| {name} | {changes} | {run['train_config']['epochs']} | {run['final_test_acc']:.2f} | "
-                     f"{run['best_val_acc']:.2f} | {statistics.median(run['history']['seconds']):.1f} |")
+        lines.append(f"| {name} | {', '.join(changes) or 'none: the recipe'} | {run['train_config']['epochs']} | "
+                     f"{run['final_test_acc']:.2f} | {run['best_val_acc']:.2f} | "
+                     f"{statistics.median(run['history']['seconds']):.1f} |")
     # Runs of today's recipe that differ only in seed show how far one run's number can be trusted.
-    seeds = sorted((run["train_config"].get("seed", 0), run["final_test_acc"]) for _, record, run in rows
-                   if not record.get("quick") and all(c.startswith("seed ") for c in
-                                                      differences_from_best(run["train_config"])))
+    seeds = sorted((run["train_config"].get("seed", 0), run["final_test_acc"]) for _, record, run, changes in rows
+                   if not record.get("quick") and all(c.startswith("seed ") for c in changes))
     if len(seeds) > 1:
         accs = [acc for _, acc in seeds]
         lines += ["", f"Today's recipe over seeds {', '.join(str(seed) for seed, _ in seeds)}: final test "
