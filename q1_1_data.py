@@ -9,7 +9,9 @@ import torch
 
 from common import cli
 from common.data import CLASSES, GIVEN_MEAN, GIVEN_STD, mean_and_std, normalize
+from common.experiment import load_data, title
 from common.plots import plot_samples
+from common.results import data_info, write_record
 
 SCRIPT = "q1_1_data"
 
@@ -26,12 +28,15 @@ def agreement(given, computed):
     return 0
 
 
+def decimals(n):
+    return f"{n} decimal{'s' if n != 1 else ''}"
+
+
 def main():
-    parser = cli.base_parser(__doc__)
-    args = cli.parse(parser)
+    args = cli.parse(cli.base_parser(__doc__))
     started = time.perf_counter()
     device = torch.device("cpu")  # statistics of 60,000 images need no accelerator
-    data, train_idx, val_idx = cli.load_data(args)
+    data, train_idx, val_idx = load_data(args)
     n_train, n_test = len(data.train_labels), len(data.test_labels)
     shape = list(data.train_images.shape[1:])
 
@@ -40,7 +45,7 @@ def main():
     sample = torch.arange(4)
     figure = "q1_1_1_samples.png"
     plot_samples(data.train_images[sample], data.train_labels[sample], f"{args.out}/{figure}",
-                 "Question 1.1.1: four CIFAR-10 training images" + (" [QUICK]" if args.quick else ""))
+                 title(args, "Question 1.1.1: four CIFAR-10 training images"))
 
     normalized_mean, normalized_std = mean_and_std(normalize(data.train_images, dtype=torch.float64))
     print(f"1.1.2 after normalization with the given constants: mean {fmt(normalized_mean)}, "
@@ -50,9 +55,9 @@ def main():
     mean_digits, std_digits = agreement(GIVEN_MEAN, computed_mean), agreement(GIVEN_STD, computed_std)
     print(f"1.1.3 mean_and_std of the raw training images: mean {fmt(computed_mean, 5)}, std {fmt(computed_std, 5)}")
     print(f"      given: mean {fmt(GIVEN_MEAN, 5)}, std {fmt(GIVEN_STD, 5)}")
-    print(f"      the given mean agrees to {mean_digits} decimals "
+    print(f"      the given mean agrees to {decimals(mean_digits)} "
           f"(largest difference {float((computed_mean - torch.tensor(GIVEN_MEAN, dtype=torch.float64)).abs().max()):.5f}), "
-          f"the given std to {std_digits} decimals "
+          f"the given std to {decimals(std_digits)} "
           f"(largest difference {float((computed_std - torch.tensor(GIVEN_STD, dtype=torch.float64)).abs().max()):.5f})"
           + ("" if data.checksum_verified else "; this copy's checksums were not verified, so "
              "its pixels may differ slightly from the original files"))
@@ -64,9 +69,9 @@ def main():
                "mean_agrees_to_decimals": mean_digits, "std_agrees_to_decimals": std_digits,
                "normalized_mean": normalized_mean.tolist(), "normalized_std": normalized_std.tolist(),
                "split": {"train": len(train_idx), "val": len(val_idx)}}
-    path = cli.write_json(args, SCRIPT, device, cli.data_info(data, train_idx, val_idx),
-                          results, [figure], started)
-    print(f"wrote {figure} and {path}")
+    path = write_record(args, SCRIPT, device, data_info(data, train_idx, val_idx), results, [figure], started)
+    print(f"wrote {args.out}/{figure} and {path}")
+    return args.out
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import torch
 
 from common import cli
 from common.model import ConvNet, count_params, layer_table
+from common.results import NO_DATA, write_record
 
 SCRIPT = "q1_2_model"
 
@@ -28,10 +29,9 @@ def main():
         print(f"  {row['name']:<10} {row['type']:<10} {' x '.join(map(str, row['output_shape'])):<16} {row['params']:>10,}")
     total = count_params(model)
     print(f"  total parameters: {total:,}")
-    no_data = {"dir": None, "checksum_verified": None, "n_train": None, "n_val": None, "n_test": None}
-    path = cli.write_json(args, SCRIPT, torch.device("cpu"), no_data,
-                          {"layers": rows, "total_params": total}, [], started)
+    path = write_record(args, SCRIPT, torch.device("cpu"), NO_DATA, {"layers": rows, "total_params": total}, [], started)
     print(f"wrote {path}")
+    return args.out
 
 
 if __name__ == "__main__":

@@ -6,34 +6,34 @@
 import time
 
 from common import cli
-from common.train import TrainConfig, to_device
+from common.config import BASELINE, TrainConfig, as_dict
+from common.data import to_device
+from common.experiment import load_data, train_and_plot
+from common.results import data_info, write_record
 
 SCRIPT = "q1_3_train"
 
 
 def main():
     parser = cli.base_parser(__doc__)
-    cli.add_training_args(parser, TrainConfig())
+    cli.add_training_flags(parser, shown=TrainConfig(**BASELINE))
     args = cli.parse(parser)
     started = time.perf_counter()
-    cfg = TrainConfig(epochs=1 if args.quick else args.epochs, batch_size=args.batch_size,
-                      lr=args.lr, momentum=args.momentum, dropout=args.dropout, seed=args.seed,
-                      log_every=50 if args.quick else 200)
-    cfg.check()
+    cfg = cli.config_from_args(args, BASELINE)
     device = cli.pick_device(args.device)
-    data, train_idx, val_idx = cli.load_data(args)
+    data, train_idx, val_idx = load_data(args)
     print(f"1.3.2 training on {len(train_idx)} images, validating on {len(val_idx)}, device {device}: "
           f"lr {cfg.lr}, momentum {cfg.momentum}, {cfg.epochs} epochs, batch {cfg.batch_size}, dropout {cfg.dropout}")
     settings = f"lr {cfg.lr}, momentum {cfg.momentum}, batch {cfg.batch_size}, dropout {cfg.dropout}"
-    result, figures, _ = cli.train_and_plot(
-        args, cfg, to_device(data, train_idx, val_idx, device), device, SCRIPT,
-        f"Question 1.3.4: baseline ConvNet ({settings})", "q1_3_4")
+    result, figures, _ = train_and_plot(args, cfg, to_device(data, train_idx, val_idx, device), device, SCRIPT,
+                                        f"Question 1.3.4: baseline ConvNet ({settings})", "q1_3_4")
     print(f"1.3.3 best validation accuracy {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}")
     print(f"1.3.4 final test accuracy {result['final_test_acc']:.2f}% "
           f"(the best-validation model scores {result['best_model_test_acc']:.2f}%)")
-    path = cli.write_json(args, SCRIPT, device, cli.data_info(data, train_idx, val_idx),
-                          {"train_config": cli.config_dict(cfg), **result}, figures, started)
-    print(f"wrote {', '.join(figures)} and {path}")
+    path = write_record(args, SCRIPT, device, data_info(data, train_idx, val_idx),
+                        {"train_config": as_dict(cfg), **result}, figures, started)
+    print(f"wrote {', '.join(f'{args.out}/{f}' for f in figures)} and {path}")
+    return args.out
 
 
 if __name__ == "__main__":

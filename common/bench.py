@@ -21,10 +21,12 @@ from torch.utils.data import DataLoader, Subset
 from torchvision import transforms
 
 from . import cli
-from .data import GIVEN_MEAN, GIVEN_STD, UncheckedCIFAR10, load_cifar10
+from .config import BEST, TrainConfig
+from .data import GIVEN_MEAN, GIVEN_STD, UncheckedCIFAR10, load_cifar10, to_device
+from .files import write_text
 from .model import ConvNet
-from .report import write_report
-from .train import BEST, TrainConfig, to_device, train
+from .results import env_info
+from .train import train
 
 
 def sync(device):
@@ -66,7 +68,7 @@ def package_images_per_second(data, n_images, device, **recipe):
     device_data = to_device(data, train_idx, val_idx, device)
     device_data.test_x, device_data.test_y = device_data.test_x[:32], device_data.test_y[:32]  # nor is testing
     cfg = TrainConfig(**{**recipe, "epochs": 2, "log_every": 10 ** 9})
-    result = train(cfg, device_data, device, log=lambda *_: None)
+    result, _, _ = train(cfg, device_data, device, log=lambda *_: None)
     return n_images / result["history"]["seconds"][-1]
 
 
@@ -85,9 +87,8 @@ def compare_recipes(data, n_images, device, repeats):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=cli.default_data_dir())
-    parser.add_argument("--skip-checksum", action="store_true")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=cli.HelpFormatter)
+    cli.add_data_flags(parser)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--images", type=cli.positive_int, default=6400, help="images per timed pass")
     parser.add_argument("--batch-size", type=cli.positive_int, default=32)
@@ -98,11 +99,12 @@ def main():
                         help="instead: time an epoch of the 1.3.7 best recipe against the baseline's")
     args = parser.parse_args()
     device = cli.pick_device(args.device)
-    data = load_cifar10(args.data_dir, offline=True, skip_checksum=args.skip_checksum)
+    data = load_cifar10(args.data_dir, offline=args.offline, skip_checksum=args.skip_checksum)
     if args.recipes:
-        print(f"device {cli.env_info(device)['device']}, {args.images} images a timed epoch")
-        return save(args, device, "bench_recipes", compare_recipes(data, args.images, device, args.repeats))
-    print(f"device {cli.env_info(device)['device']}, torch {torch.__version__}, batch {args.batch_size}, "
+        print(f"device {env_info(device)['device']}, {args.images} images a timed epoch")
+        save(args, device, "bench_recipes", compare_recipes(data, args.images, device, args.repeats))
+        return args.out or None
+    print(f"device {env_info(device)['device']}, torch {torch.__version__}, batch {args.batch_size}, "
           f"{args.images} images a pass, naive DataLoader workers {args.workers}")
     ratios, naives, packages = [], [], []
     for repeat in range(1, args.repeats + 1):
@@ -116,6 +118,7 @@ def main():
     print(f"median ratio of {args.repeats}: {statistics.median(ratios):.2f}")
     save(args, device, "bench", {"naive_images_per_second": naives, "package_images_per_second": packages,
                                  "ratios": ratios, "median_ratio": statistics.median(ratios)})
+    return args.out or None
 
 
 def save(args, device, kind, results):
@@ -125,8 +128,7 @@ def save(args, device, kind, results):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{kind}_{device.type}.json"
-    path.write_text(json.dumps({"config": vars(args), "env": cli.env_info(device), **results}, indent=1) + "\n")
-    write_report(out)
+    write_text(path, json.dumps({"config": vars(args), "env": env_info(device), **results}, indent=1) + "\n")
     print(f"wrote {path}")
 
 

@@ -3,8 +3,11 @@
 The whole data set is held as one uint8 tensor (N x 3 x 32 x 32) per part; training
 batches are slices of a shuffled index, so no per-image Python runs in the hot path.
 """
+import io
 import os
 import pickle
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +15,9 @@ import numpy as np
 import torch
 from torch.utils.data import random_split
 from torchvision.datasets import CIFAR10
-from torchvision.datasets.utils import check_integrity, extract_archive
+from torchvision.datasets.utils import check_integrity, download_and_extract_archive, extract_archive
+
+from .errors import DataError
 
 CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # The constants "given in the exercises" (report 1.1.2).
@@ -20,8 +25,12 @@ GIVEN_MEAN = (0.4914, 0.4822, 0.4465)
 GIVEN_STD = (0.247, 0.243, 0.261)
 
 BASE_FOLDER = CIFAR10.base_folder  # "cifar-10-batches-py"
-TRAIN_FILES = CIFAR10.train_list
-TEST_FILES = CIFAR10.test_list
+
+
+def batch_files():
+    """[(name, published MD5)] of the five training batches and the test batch, read from
+    torchvision each time (the download tests point it at a local copy)."""
+    return CIFAR10.train_list + CIFAR10.test_list
 
 
 class UncheckedCIFAR10(CIFAR10):
@@ -34,10 +43,6 @@ class UncheckedCIFAR10(CIFAR10):
         # batches.meta is checked by MD5 too; the class names are known without it.
         self.classes = list(CLASSES)
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
-
-
-class DataError(Exception):
-    """A problem with the data a user can fix; the scripts print it without a traceback."""
 
 
 @dataclass
@@ -63,7 +68,7 @@ def _how_to_get_it(root):
 
 
 def _missing_files(folder):
-    return [name for name, _ in TRAIN_FILES + TEST_FILES if not (folder / name).is_file()]
+    return [name for name, _ in batch_files() if not (folder / name).is_file()]
 
 
 def _fetch(root, offline):
@@ -83,29 +88,116 @@ def _fetch(root, offline):
         raise DataError(f"CIFAR-10 not found: {folder} is missing {', '.join(missing)} and "
                         f"--offline forbids downloading. {_how_to_get_it(root)}")
     else:
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            CIFAR10(str(root), train=True, download=True)
-        except Exception as err:  # URLError, HTTPError, socket timeouts, a bad archive
-            raise DataError(f"Downloading CIFAR-10 into {root} failed ({type(err).__name__}: "
-                            f"{err}). {_how_to_get_it(root)}") from None
+        _download(root)
     missing = _missing_files(folder)
     if missing:
         raise DataError(f"{folder} is still missing {', '.join(missing)} after unpacking. "
                         f"{_how_to_get_it(root)}")
 
 
+def _download(root):
+    """torchvision's download, MD5 check and unpacking, into a scratch folder inside root
+    that is moved into place only when all of it worked: a failed download leaves nothing
+    behind (not even root, if this made it) that the next run could take for data."""
+    made_root = not root.exists()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
+    except OSError as err:
+        raise DataError(f"Cannot create the data folder {root} ({err.strerror}). Pass --data-dir "
+                        f"with a folder you can write to.") from None
+    try:
+        download_and_extract_archive(CIFAR10.url, str(scratch), filename=CIFAR10.filename,
+                                     md5=CIFAR10.tgz_md5)
+        if _missing_files(scratch / BASE_FOLDER):
+            raise RuntimeError(f"the archive lacks {', '.join(_missing_files(scratch / BASE_FOLDER))}")
+        os.replace(scratch / BASE_FOLDER, root / BASE_FOLDER)
+        os.replace(scratch / CIFAR10.filename, root / CIFAR10.filename)
+    except Exception as err:  # URLError, HTTPError, timeouts, a bad or truncated archive
+        reason = "its MD5 differs from the published one, so it is damaged or not CIFAR-10" \
+            if "corrupted" in str(err) or "MD5" in str(err) else f"{type(err).__name__}: {err}"
+        raise DataError(f"Downloading CIFAR-10 from {CIFAR10.url} into {root} failed ({reason}); "
+                        f"nothing of it was kept. {_how_to_get_it(root)}") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if made_root and not any(root.iterdir()):
+            root.rmdir()
+
+
+class Refused(pickle.UnpicklingError):
+    """A batch file asked to build something a CIFAR-10 batch never holds."""
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Builds only what a CIFAR-10 batch holds: dicts, lists, strings, bytes, numbers and
+    numpy's reconstruction of an integer array. Anything else (a pickle that would call
+    os.system, say) is refused before any of it runs."""
+
+    def find_class(self, module, name):
+        allowed = ALLOWED_GLOBALS.get((module, name))
+        if allowed is None:
+            raise Refused(f"it asks to build {module}.{name}, which a CIFAR-10 batch never holds")
+        return allowed
+
+
+def _integer_dtype(spec, *args):
+    dtype = np.dtype(spec)
+    if dtype.kind not in "ui":
+        raise Refused(f"it holds an array of {dtype}, not of whole numbers")
+    return dtype
+
+
+def _reconstruct(cls, shape, typecode):
+    if cls is not np.ndarray:
+        raise Refused(f"it asks to build a {cls!r}, not a numpy array")
+    return np.ndarray(shape, np.uint8)  # its pixels and dtype come next, through __setstate__
+
+
+def _latin1(text, encoding="latin1"):
+    if encoding not in ("latin1", "latin-1"):
+        raise Refused(f"it encodes text as {encoding!r}")
+    return text.encode("latin1")
+
+
+def _frombuffer(buffer, dtype, shape, order):
+    return np.frombuffer(buffer, _integer_dtype(dtype)).reshape(shape, order=order)
+
+
+ALLOWED_GLOBALS = {
+    **{(module, "_reconstruct"): _reconstruct for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(module, "_frombuffer"): _frombuffer for module in ("numpy.core.numeric", "numpy._core.numeric")},
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): _integer_dtype,
+    ("_codecs", "encode"): _latin1,  # how Python 3 writes bytes under protocol 2
+}
+
+
+def unpickle_batch(path, encoding="latin1"):
+    """One batch file's dict, through _BatchUnpickler."""
+    with open(path, "rb") as f:
+        return _BatchUnpickler(io.BufferedReader(f), encoding=encoding).load()
+
+
 def _load_batch(path):
     """One batch file of the original pickle layout -> (uint8 N x 3 x 32 x 32, int64 N)."""
     try:
-        with open(path, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")
-        data = np.asarray(entry["data"], dtype=np.uint8)
-        labels = np.asarray(entry["labels"] if "labels" in entry else entry["fine_labels"])
-    except Exception as err:  # truncated file, not a pickle, missing keys
+        entry = unpickle_batch(path)
+    except Refused as err:
+        raise DataError(f"{path} was refused: {err}. A CIFAR-10 batch file holds only arrays "
+                        f"of pixels, labels and names, so this one is damaged or was made to "
+                        f"run code; nothing in it was run. Delete the folder and download or "
+                        f"build it again from a source you trust.") from None
+    except Exception as err:  # truncated file, not a pickle
         raise DataError(f"{path} is unreadable ({type(err).__name__}: {err}); it is probably "
                         f"truncated or not a CIFAR-10 batch. Delete the folder and download or "
                         f"build it again.") from None
+    try:
+        data = np.asarray(entry["data"], dtype=np.uint8)
+        labels = np.asarray(entry["labels"] if "labels" in entry else entry["fine_labels"])
+    except Exception as err:  # missing keys, not a dict
+        raise DataError(f"{path} does not hold a CIFAR-10 batch ({type(err).__name__}: {err}); "
+                        f"a batch is a dict with 'data' and 'labels'. Delete the folder and "
+                        f"download or build it again.") from None
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
         raise DataError(f"{path} holds an array of shape {data.shape} with {len(labels)} labels; "
                         f"a CIFAR-10 batch holds N x 3072 pixels and N labels. Delete the folder "
@@ -124,15 +216,15 @@ def load_cifar10(data_dir=None, offline=False, skip_checksum=False):
     _fetch(root, offline)
     folder = root / BASE_FOLDER
     if not skip_checksum:
-        for name, md5 in TRAIN_FILES + TEST_FILES:
+        for name, md5 in batch_files():
             if not check_integrity(str(folder / name), md5):
                 raise DataError(f"{folder / name} does not match the published MD5 {md5}. A "
                                 f"re-encoded copy (such as ../shared/cifar10) differs on purpose: "
                                 f"add --skip-checksum to use it, and its results will say the "
                                 f"checksum was not verified. Otherwise delete the folder and "
                                 f"download it again.")
-    train = [_load_batch(folder / name) for name, _ in TRAIN_FILES]
-    test_images, test_labels = _load_batch(folder / TEST_FILES[0][0])
+    train = [_load_batch(folder / name) for name, _ in CIFAR10.train_list]
+    test_images, test_labels = _load_batch(folder / CIFAR10.test_list[0][0])
     return Cifar10(torch.cat([x for x, _ in train]), torch.cat([y for _, y in train]),
                    test_images, test_labels, str(root.resolve()), not skip_checksum)
 
@@ -186,3 +278,30 @@ def batches(n, batch_size, generator, device):
     """Index tensors of one epoch in a seeded random order (the last batch may be short)."""
     order = torch.randperm(n, generator=generator).to(device)
     return order.split(batch_size)
+
+
+@dataclass
+class DeviceData:
+    """Normalized float32 images stored N x H x W x C on the device, and their labels.
+
+    Viewed through nchw() they are N x C x H x W tensors already in channels_last
+    layout, so no batch is ever copied to change layout.
+    """
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+def to_device(data, train_idx, val_idx, device):
+    def prep(images):
+        return normalize(images).permute(0, 2, 3, 1).contiguous().to(device)
+    return DeviceData(prep(data.train_images[train_idx]), data.train_labels[train_idx].to(device),
+                      prep(data.train_images[val_idx]), data.train_labels[val_idx].to(device),
+                      prep(data.test_images), data.test_labels.to(device))
+
+
+def nchw(x_nhwc):
+    return x_nhwc.permute(0, 3, 1, 2)

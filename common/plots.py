@@ -5,16 +5,29 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .data import CLASSES  # noqa: E402
+from .files import replaced_atomically  # noqa: E402
 
 RIGHT, WRONG = "green", "red"
 
 
-def _save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def _save(fig, path, rect=(0, 0, 1, 1)):
+    fig.tight_layout(rect=rect)
+    try:
+        with replaced_atomically(path) as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def _per_epoch_axes(ax):
+    """Whole-number epochs on x, and plain numbers on y: a loss of 2.302 is not 0.001 + 2.301."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    ax.set_xlabel("epoch")
+    ax.grid(alpha=0.3)
 
 
 def plot_samples(images, labels, path, title="CIFAR-10 training images"):
@@ -28,21 +41,23 @@ def plot_samples(images, labels, path, title="CIFAR-10 training images"):
     _save(fig, path)
 
 
-def plot_curves(history, best_epoch, title, path, metric):
-    """Figures 2-9, 14-15: training and validation loss ("loss") or accuracy ("acc") per epoch."""
+def plot_curves(history, best_epoch, title, path, metric, note=None):
+    """Figures 2-9, 14-15: training and validation loss ("loss") or accuracy ("acc") per epoch;
+    note, if given, is printed under the plot."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     epochs = history["epoch"]
     ax.plot(epochs, history[f"train_{metric}"], "o-", ms=3, label="training")
     ax.plot(epochs, history[f"val_{metric}"], "s-", ms=3, label="validation")
     ax.axvline(best_epoch, color="grey", ls="--", lw=1,
                label=f"best validation accuracy (epoch {best_epoch})")
-    ax.set_xlabel("epoch")
+    _per_epoch_axes(ax)
     ax.set_ylabel("cross-entropy loss" if metric == "loss" else "accuracy (%)")
-    ax.set_xticks(epochs if len(epochs) <= 20 else epochs[::max(1, len(epochs) // 10)])
-    ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
-    _save(fig, path)
+    lines = textwrap.wrap(note or "", 95)
+    if lines:
+        fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=8)
+    _save(fig, path, rect=(0, 0.045 * len(lines), 1, 1))
 
 
 def plot_comparison(runs, path, title):
@@ -52,9 +67,8 @@ def plot_comparison(runs, path, title):
         ax_acc.plot(history["epoch"], history["val_acc"], "o-", ms=3, label=label)
         ax_loss.plot(history["epoch"], history["val_loss"], "o-", ms=3, label=label)
     for ax, ylabel in ((ax_acc, "validation accuracy (%)"), (ax_loss, "validation loss")):
-        ax.set_xlabel("epoch")
+        _per_epoch_axes(ax)
         ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title, fontsize=11)
     _save(fig, path)

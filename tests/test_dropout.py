@@ -8,7 +8,7 @@ from common import plots
 from common.data import CLASSES
 from common.model import ConvNet
 from common.report import probability_table, whole_test_set_summary
-from common.train import predictions
+from common.predict import predictions, shown_images
 from conftest import run_script
 
 
@@ -50,7 +50,7 @@ def test_best_run_is_the_highest_validation_accuracy(sweep):
 
 def test_predictions_are_probabilities_of_ten_classes(sweep):
     pred = sweep[3]["predictions"]
-    assert pred["indices"] == list(range(10)) and len(pred["true"]) == 10
+    assert len(pred["indices"]) == len(pred["true"]) == 10
     for mode in ("raw", "normalized"):
         probs = torch.tensor(pred[mode]["probs"])
         assert probs.shape == (10, 10) and (probs >= 0).all()
@@ -58,6 +58,14 @@ def test_predictions_are_probabilities_of_ten_classes(sweep):
         assert pred[mode]["pred"] == probs.argmax(1).tolist()
         right = sum(p == t for p, t in zip(pred[mode]["pred"], pred["true"]))
         assert pred[mode]["accuracy"] == pytest.approx(10 * right)
+
+
+def test_ten_images_are_drawn_by_a_seeded_shuffle_of_the_test_set(sweep):
+    """As the report's shuffled loader drew them: not the first ten, and the same each run."""
+    record = sweep[3]
+    indices = record["predictions"]["indices"]
+    assert indices == shown_images(record["data"]["n_test"], seed=0) and indices != list(range(10))
+    assert len(set(indices)) == 10 and len(set(record["predictions"]["true"])) >= 5
 
 
 def test_raw_and_normalized_are_also_scored_on_the_whole_test_set(sweep):

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from common.model import ConvNet
-from common.train import BEST, STUDENT, TrainConfig, augment_batch, make_optimizer, predict_logits
+from common.config import BEST, STUDENT, TrainConfig
+from common.train import augment_batch, make_optimizer, predict_logits
 from conftest import run_script
 
 

@@ -4,7 +4,7 @@ import re
 from dataclasses import asdict
 
 from common.report import build_report, write_report
-from common.train import BEST, TrainConfig
+from common.config import BEST, TrainConfig
 
 
 def history(n):

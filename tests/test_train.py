@@ -4,8 +4,11 @@ import json
 import pytest
 import torch
 
-from common.data import DataError, load_cifar10, split_indices
-from common.train import TrainConfig, evaluate, to_device, train
+from common.data import load_cifar10, split_indices, to_device
+from common.errors import DataError, UsageError
+from common.checkpoint import Checkpoints
+from common.config import TrainConfig
+from common.train import build_model, evaluate, train
 from conftest import run_script
 
 N_TRAIN = 600
@@ -23,8 +26,13 @@ def quiet(*_):
 
 
 def fit(data, tmp_path=None, **overrides):
+    """The result dict of a short run (checkpoints in tmp_path/t_*.pt when given)."""
     cfg = TrainConfig(**{"epochs": 2, "batch_size": 20, "lr": 0.01, "log_every": 10, **overrides})
-    return train(cfg, data, torch.device("cpu"), tmp_path, name="t", log=quiet)
+    return train(cfg, data, torch.device("cpu"), ckpt(tmp_path), log=quiet)[0]
+
+
+def ckpt(folder):
+    return Checkpoints(folder, "t") if folder else None
 
 
 def test_learns_a_learnable_set_far_above_chance(small_data):
@@ -53,9 +61,9 @@ def test_best_validation_epoch_and_weights_are_kept(small_data, tmp_path):
     result = fit(small_data, tmp_path, epochs=3)
     val = result["history"]["val_acc"]
     assert result["best_val_acc"] == max(val) and result["best_val_epoch"] == val.index(max(val)) + 1
-    best = torch.load(tmp_path / "t_best.pt", weights_only=False)
+    best = torch.load(tmp_path / "t_best.pt", weights_only=True)
     assert best["epoch"] == result["best_val_epoch"] and best["config"]["lr"] == 0.01
-    model = result["best_model"]
+    model = build_model(TrainConfig(), torch.device("cpu"))
     model.load_state_dict(best["model"])
     assert evaluate(model, small_data.val_x, small_data.val_y)[1] == result["best_val_acc"]
     assert (tmp_path / "t_final.pt").is_file()
@@ -76,10 +84,10 @@ def test_resume_after_an_interruption_ends_with_the_same_numbers(small_data, tmp
             raise KeyboardInterrupt
     cfg = TrainConfig(epochs=3, batch_size=20, lr=0.01, log_every=10, dropout=0.2)
     with pytest.raises(KeyboardInterrupt):
-        train(cfg, small_data, torch.device("cpu"), tmp_path / "cut", name="t", log=interrupt_in_epoch_2)
+        train(cfg, small_data, torch.device("cpu"), ckpt(tmp_path / "cut"), log=interrupt_in_epoch_2)
     lines = []
-    resumed = train(cfg, small_data, torch.device("cpu"), tmp_path / "cut", name="t", resume=True,
-                    log=lines.append)
+    resumed, _, _ = train(cfg, small_data, torch.device("cpu"), ckpt(tmp_path / "cut"), resume=True,
+                          log=lines.append)
     assert lines[0].startswith("resuming t after epoch 1")
     for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc"):
         assert resumed["history"][key] == whole["history"][key]
@@ -91,17 +99,17 @@ def test_resume_with_other_settings_is_refused(small_data, tmp_path):
     fit(small_data, tmp_path, epochs=1)
     cfg = TrainConfig(epochs=1, batch_size=20, lr=0.05, log_every=10)
     with pytest.raises(DataError, match="other settings \\(lr differ"):
-        train(cfg, small_data, torch.device("cpu"), tmp_path, name="t", resume=True, log=quiet)
+        train(cfg, small_data, torch.device("cpu"), ckpt(tmp_path), resume=True, log=quiet)
 
 
 def test_resume_from_a_checkpoint_of_another_model_version_is_refused(small_data, tmp_path):
     fit(small_data, tmp_path, epochs=1)
-    state = torch.load(tmp_path / "t_last.pt", weights_only=False)
+    state = torch.load(tmp_path / "t_last.pt", weights_only=True)
     state["model"]["conv9.weight"] = torch.zeros(1)  # a layer this version does not have
     torch.save(state, tmp_path / "t_last.pt")
     cfg = TrainConfig(epochs=1, batch_size=20, lr=0.01, log_every=10)
     with pytest.raises(DataError, match="do not fit this version of the model.*without --resume"):
-        train(cfg, small_data, torch.device("cpu"), tmp_path, name="t", resume=True, log=quiet)
+        train(cfg, small_data, torch.device("cpu"), ckpt(tmp_path), resume=True, log=quiet)
 
 
 @pytest.mark.parametrize("field, value, flag", [
@@ -111,7 +119,7 @@ def test_resume_from_a_checkpoint_of_another_model_version_is_refused(small_data
     ("label_smoothing", -0.1, "--label-smoothing"),
 ])
 def test_impossible_settings_are_refused_in_code(field, value, flag):
-    with pytest.raises(DataError, match=flag):
+    with pytest.raises(UsageError, match=flag):
         TrainConfig(**{field: value}).check()
 
 
@@ -139,7 +147,7 @@ def test_q1_3_train_quick_end_to_end(tmp_path, cifar_root):
     assert record["quick"] is True and record["config"]["lr"] == 0.001
     assert set(record["history"]) >= {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}
     assert set(record["data"]) == {"dir", "checksum_verified", "n_train", "n_val", "n_test"}
-    assert set(record["env"]) == {"python", "torch", "device"}
+    assert set(record["env"]) == {"python", "torch", "device", "cpu_capability", "threads"}
     for name in record["figures"]:
         assert (tmp_path / name).stat().st_size > 1000
     assert sorted(record["figures"]) == ["q1_3_4_accuracy.png", "q1_3_4_loss.png"]

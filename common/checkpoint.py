@@ -1,0 +1,108 @@
+"""A run's checkpoints: where they live, how they are written, read back and checked.
+
+    <folder>/<name>_last.pt   everything --resume needs, after every finished epoch
+    <folder>/<name>_final.pt  the final weights and their config
+    <folder>/<name>_best.pt   the best-validation weights, their epoch and config
+
+Everything is saved as plain tensors, numbers, strings, lists and dicts, and read back with
+torch.load(weights_only=True): a checkpoint from elsewhere is data, never code.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .config import as_dict, differences, as_words
+from .errors import DataError
+from .files import replaced_atomically
+
+LAST_KEYS = {"config", "epoch", "model", "optimizer", "scheduler", "shuffle_rng", "torch_rng",
+             "history", "steps", "best"}
+
+
+def save(obj, path):
+    with replaced_atomically(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load(path, device, wanted_keys):
+    """A checkpoint's dict, or a DataError that says what is wrong with the file and what to
+    do; the file is left where it is."""
+    advice = (f"The file is left as it is: move or delete {path}, or rerun without --resume to "
+              f"start the run again from epoch 1.")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:
+        text = str(err).strip().splitlines()
+        detail = next((line for line in text if "Unsupported global" in line or "GLOBAL" in line), text[0] if text else "")
+        raise DataError(f"{path} could not be read as a checkpoint of this package "
+                        f"({type(err).__name__}: {detail.strip()[:300]}). It is truncated, damaged, "
+                        f"or holds something other than tensors and numbers (nothing in it was run). "
+                        f"{advice}") from None
+    if not isinstance(state, dict) or not wanted_keys <= set(state):
+        found = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise DataError(f"{path} is not a checkpoint of this package, or comes from an older "
+                        f"version of it (it holds {found}; a checkpoint holds "
+                        f"{', '.join(sorted(wanted_keys))}). {advice}")
+    return state
+
+
+@dataclass
+class Checkpoints:
+    folder: Path
+    name: str
+
+    def path(self, kind):
+        return Path(self.folder) / f"{self.name}_{kind}.pt"
+
+    def save_epoch(self, cfg, epoch, model, optimizer, scheduler, shuffle, history, steps, best):
+        """Everything --resume needs to go on exactly where this epoch ended."""
+        Path(self.folder).mkdir(parents=True, exist_ok=True)
+        save({"config": as_dict(cfg), "epoch": epoch, "model": model.state_dict(),
+              "optimizer": optimizer.state_dict(),
+              "scheduler": scheduler.state_dict() if scheduler else None,
+              "shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state(),
+              "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+              "history": history, "steps": steps, "best": best}, self.path("last"))
+
+    def resume(self, cfg, device, model, optimizer, scheduler, shuffle):
+        """Restore the last finished epoch: (epoch, history, steps, best), or None when there
+        is no checkpoint yet. Refuses one made with other settings or another model."""
+        path = self.path("last")
+        if not path.is_file():
+            return None
+        state = load(path, device, LAST_KEYS)
+        changed = differences(state["config"], cfg, ignore=())  # the step log must line up too
+        if changed:
+            raise DataError(f"--resume found {path}, but it was trained with other settings "
+                            f"({', '.join(k for k, _ in changed)} differ: {', '.join(as_words(changed))}). "
+                            f"Rerun with the same settings, or without --resume to start this run again "
+                            f"from epoch 1.")
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if scheduler:
+                scheduler.load_state_dict(state["scheduler"])
+            shuffle.set_state(state["shuffle_rng"])
+            torch.set_rng_state(state["torch_rng"])
+        except (RuntimeError, KeyError, ValueError, TypeError) as error:
+            raise DataError(f"--resume found {path}, but its weights do not fit this version of the "
+                            f"model (an older package made it: {str(error).strip().splitlines()[-1].strip()}). "
+                            f"Move or delete that file, or rerun without --resume to start this run "
+                            f"again from epoch 1.") from None
+        if torch.cuda.is_available() and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        return state["epoch"], state["history"], state["steps"], state["best"]
+
+    def save_final(self, cfg, model, best):
+        Path(self.folder).mkdir(parents=True, exist_ok=True)
+        save({"config": as_dict(cfg), "model": model.state_dict()}, self.path("final"))
+        save({"config": as_dict(cfg), "epoch": best["epoch"], "model": best["state"]}, self.path("best"))
+
+    def final_weights(self, cfg, device):
+        """The final weights of a finished run with cfg's settings, or None if there are none."""
+        path = self.path("final")
+        if not path.is_file():
+            return None
+        state = load(path, device, {"config", "model"})
+        return state["model"] if not differences(state["config"], cfg) else None

@@ -1,0 +1,59 @@
+"""What the training scripts share: the data as device tensors, and a run with its figures."""
+from .checkpoint import Checkpoints
+from .config import QUICK_TEST, QUICK_TRAIN, QUICK_VAL
+from .data import load_cifar10, split_indices, subset_for_quick
+from .errors import UsageError
+from .plots import plot_curves
+from .train import train
+
+QUICK_MARK = " [QUICK]"
+
+
+def load_data(args):
+    """The data set (a subset under --quick) and the seeded train/validation split."""
+    data = load_cifar10(args.data_dir, args.offline, args.skip_checksum)
+    n_val = args.val_size
+    if args.quick:
+        data = subset_for_quick(data, QUICK_TRAIN, QUICK_TEST, args.seed)
+        n_val = min(n_val, QUICK_VAL)
+    if n_val >= len(data.train_labels):
+        raise UsageError(f"--val-size {n_val} leaves no training images out of "
+                         f"{len(data.train_labels)}; choose a smaller one.")
+    train_idx, val_idx = split_indices(len(data.train_labels), n_val, args.seed)
+    return data, train_idx, val_idx
+
+
+def title(args, text):
+    return text + (QUICK_MARK if args.quick else "")
+
+
+def checkpoints(args, name):
+    """The checkpoints of a run; quick runs keep their own."""
+    return Checkpoints(args.checkpoint_dir, name + ("_quick" if args.quick else ""))
+
+
+def train_and_plot(args, cfg, data, device, name, heading, figure_prefix):
+    """Train one configuration and draw its loss and accuracy figures.
+
+    Returns (result, figure names, final model).
+    """
+    result, model, _ = train(cfg, data, device, checkpoints(args, name), resume=args.resume)
+    figures = []
+    for metric, word, suffix in (("loss", "Loss", "loss"), ("acc", "Accuracy", "accuracy")):
+        figure = f"{figure_prefix}_{suffix}.png"
+        plot_curves(result["history"], result["best_val_epoch"], title(args, f"{heading}: {word}"),
+                    f"{args.out}/{figure}", metric, note=loss_note(cfg) if metric == "loss" else None)
+        figures.append(figure)
+    return result, figures, model
+
+
+def loss_note(cfg):
+    """Why a regularized run's training loss can sit above its validation loss."""
+    causes = ([f"against label-smoothed targets (smoothing {cfg.label_smoothing}, so even a perfect "
+               f"model's loss stays above 0)"] if cfg.label_smoothing else []) + \
+        (["on augmented images (random crops and flips, harder than the originals)"] if cfg.augment else []) + \
+        ([f"with dropout {cfg.dropout} active"] if cfg.dropout else [])
+    if not (cfg.label_smoothing or cfg.augment):
+        return None
+    return ("Training loss sits above validation loss because it is measured during training "
+            + ", ".join(causes) + "; validation uses plain targets and images in eval mode.")

@@ -1,0 +1,60 @@
+"""The JSON record each script writes, and the one guarded way to read an earlier one."""
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from .files import write_text
+
+
+def env_info(device):
+    """The machine: the same seed gives slightly different numbers on another CPU kernel
+    family or thread count, so both are recorded."""
+    name = str(device)
+    threads = torch.get_num_threads()
+    if device.type == "cuda":
+        name += f" ({torch.cuda.get_device_name(device)})"
+    elif device.type == "cpu":
+        name += f" ({platform.processor() or platform.machine()}, {threads} thread{'s' if threads != 1 else ''})"
+    return {"python": platform.python_version(), "torch": torch.__version__, "device": name,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": threads}
+
+
+def data_info(data, train_idx, val_idx):
+    return {"dir": data.root, "checksum_verified": data.checksum_verified,
+            "n_train": len(train_idx), "n_val": len(val_idx), "n_test": len(data.test_labels)}
+
+
+NO_DATA = {"dir": None, "checksum_verified": None, "n_train": None, "n_val": None, "n_test": None}
+
+
+def write_record(args, script, device, info, results, figures, started):
+    """<out>/<script>.json with the SPEC's common keys; returns its path."""
+    record = {"config": dict(vars(args)), "data": info, "env": env_info(device),
+              "quick": bool(args.quick), "seconds": round(time.perf_counter() - started, 1),
+              "figures": figures, **results}
+    return write_text(Path(args.out) / f"{script}.json", json.dumps(record, indent=1, default=_jsonable) + "\n")
+
+
+def read_record(path, quick=None):
+    """An earlier record as a dict, or None when it is missing, damaged, not a record, or
+    (given quick) made in the other mode: an earlier result is reused, never trusted blindly."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or (quick is not None and record.get("quick") != quick):
+        return None
+    return record
+
+
+def _jsonable(value):
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
