@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from common import cli
-from common.config import BASELINE, TrainConfig, as_dict, same_config
+from common.config import BASELINE, QUICK, TrainConfig, as_dict, same_config
 from common.data import CLASSES, to_device
 from common.errors import UsageError
 from common.experiment import checkpoints, load_data, title, train_and_plot
@@ -32,7 +32,7 @@ def main():
                              "shuffle of the test set seeded with --seed, as the report's shuffled loader did)")
     args = cli.parse(parser)
     started = time.perf_counter()
-    configs = {f"{p:g}": cli.config_from_args(args, BASELINE, dropout=p) for p in args.dropouts}
+    configs = {f"{p:g}": cli.config_from_args(args, BASELINE, QUICK["dropout"], dropout=p) for p in args.dropouts}
     device = cli.pick_device(args.device)
     data, train_idx, val_idx = load_data(args)
     if args.images is None:

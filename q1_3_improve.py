@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from common import cli
-from common.config import QUICK_LOG_EVERY, RECIPES, as_dict, as_flags, differences
+from common.config import QUICK, RECIPES, as_dict, as_flags, differences
 from common.data import to_device
 from common.experiment import load_data, train_and_plot
 from common.results import data_info, read_record, write_record
@@ -27,9 +27,9 @@ def main():
     if args.no_tta:
         args.tta_flip = args.tta_shift = False
     recipe = RECIPES[args.recipe]
-    cfg = cli.config_from_args(args, recipe, QUICK_LOG_EVERY["recipe"])
+    cfg = cli.config_from_args(args, recipe, QUICK[args.recipe])
     # How this run differs from its recipe: in its JSON, and in the names of its checkpoints.
-    flags = as_flags(differences(cfg, cli.recipe_config(recipe, args.quick)))
+    flags = as_flags(differences(cfg, cli.recipe_config(recipe, QUICK[args.recipe] if args.quick else None)))
     device = cli.pick_device(args.device)
     data, train_idx, val_idx = load_data(args)
     print(f"1.3.7 recipe {args.recipe}: {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} on {len(train_idx)} "

@@ -6,7 +6,7 @@
 import time
 
 from common import cli
-from common.config import BASELINE, TrainConfig, as_dict
+from common.config import BASELINE, QUICK, TrainConfig, as_dict
 from common.data import to_device
 from common.experiment import load_data, train_and_plot
 from common.results import data_info, write_record
@@ -19,7 +19,7 @@ def main():
     cli.add_training_flags(parser, shown=TrainConfig(**BASELINE))
     args = cli.parse(parser)
     started = time.perf_counter()
-    cfg = cli.config_from_args(args, BASELINE)
+    cfg = cli.config_from_args(args, BASELINE, QUICK["baseline"])
     device = cli.pick_device(args.device)
     data, train_idx, val_idx = load_data(args)
     print(f"1.3.2 training on {len(train_idx)} images, validating on {len(val_idx)}, device {device}: "

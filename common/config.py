@@ -87,10 +87,19 @@ BEST = dict(batch_size=64, lr=0.05, momentum=0.9, nesterov=True, dropout=0.0, ac
             schedule="onecycle", warmup=0.2, augment=True, tta_flip=True, tta_shift=True)
 RECIPES = {"student": STUDENT, "best": BEST}
 
-# --quick: a smoke run on a seeded subset that still writes every output.
+# --quick: a smoke run on a seeded subset that still writes every output and visibly learns
+# (validation well above the 10% of chance) in under a minute on 2 cores of an AVX2 CPU.
+# The report's constant lr 0.001 barely moves in the few hundred steps a minute allows, so
+# the smoke runs take a larger peak lr with a rise-and-decay (onecycle) schedule, which ends
+# converged rather than mid-oscillation. An explicit flag overrides any of these.
 QUICK_TRAIN, QUICK_VAL, QUICK_TEST = 4000, 500, 1000
-QUICK = dict(epochs=1)
-QUICK_LOG_EVERY = {"baseline": 50, "recipe": 20}
+QUICK = {
+    "baseline": dict(epochs=4, lr=0.015, schedule="onecycle", log_every=50),
+    # Three runs share the minute; p = 0.8 learns slowest and ends lowest, as in the report.
+    "dropout": dict(epochs=2, batch_size=16, lr=0.01, schedule="onecycle", log_every=100),
+    "student": dict(epochs=4, batch_size=16, lr=0.02, schedule="onecycle", log_every=100),
+    "best": dict(epochs=1, log_every=20),
+}
 
 
 def plain(value):

@@ -32,9 +32,13 @@ NO_DATA = {"dir": None, "checksum_verified": None, "n_train": None, "n_val": Non
 
 def write_record(args, script, device, info, results, figures, started):
     """<out>/<script>.json with the SPEC's common keys; returns its path."""
-    record = {"config": dict(vars(args)), "data": info, "env": env_info(device),
+    config = dict(vars(args))
+    quick_settings = config.pop("quick_settings", None)
+    record = {"config": config, "data": info, "env": env_info(device),
               "quick": bool(args.quick), "seconds": round(time.perf_counter() - started, 1),
               "figures": figures, **results}
+    if args.quick:  # what the smoke run trained differently from the full run
+        record["quick_settings"] = quick_settings or {}
     return write_text(Path(args.out) / f"{script}.json", json.dumps(record, indent=1, default=_jsonable) + "\n")
 
 

@@ -1,5 +1,7 @@
 """Questions 1.3.5-1.3.6: the dropout sweep, the choice of the best run, its predictions."""
 import json
+import re
+import shutil
 
 import pytest
 import torch
@@ -39,7 +41,22 @@ def test_quick_sweep_trains_each_p_and_writes_every_output(sweep):
 
 def test_resume_reuses_finished_runs(sweep):
     _, _, again, record = sweep
-    assert again.stdout.count("reusing the finished run") == 3 and "training" not in again.stdout
+    assert again.stdout.count("reusing the finished run") == 3 and ": training" not in again.stdout
+
+
+def test_resume_retrains_only_the_best_run_when_its_weights_are_gone(sweep, cifar_root, tmp_path):
+    """1.3.6 needs the best run's weights; the other runs' numbers are enough from the JSON."""
+    out, _, _, record = sweep
+    best = f"{record['best_dropout']:g}"
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    for kind in ("final", "last"):
+        (copy / "ckpt" / f"q1_3_dropout_p{best}_quick_{kind}.pt").unlink()
+    again = run_script("q1_3_dropout.py", "--data-dir", cifar_root, "--skip-checksum", "--quick", "--out", copy,
+                       "--checkpoint-dir", copy / "ckpt", "--resume")
+    assert again.returncode == 0, again.stderr
+    assert re.findall(r"1\.3\.5 p = (\S+): training", again.stdout) == [best]
+    assert f"weights of p = {best} are not in" in again.stdout
 
 
 def test_best_run_is_the_highest_validation_accuracy(sweep):

@@ -36,7 +36,10 @@ def ckpt(folder):
 
 
 def test_learns_a_learnable_set_far_above_chance(small_data):
-    result = fit(small_data, epochs=3, lr=0.005, batch_size=10)
+    # A rising-then-falling learning rate ends converged whatever the CPU kernels: 100% from
+    # epoch 2 on the default, AVX2 and AVX-512 kernels, 1 and 2 threads, seeds 0-2; a constant
+    # rate left the last epoch anywhere from 46% to 100% depending on the kernels.
+    result = fit(small_data, epochs=3, lr=0.005, batch_size=10, schedule="onecycle")
     assert result["final_val_acc"] >= 80 and result["final_test_acc"] >= 80  # chance is 10%
     assert result["history"]["train_loss"][-1] < result["history"]["train_loss"][0]
 
@@ -83,7 +86,7 @@ def test_resume_after_an_interruption_ends_with_the_same_numbers(small_data, tmp
         if line.startswith("epoch  2/3 step"):
             raise KeyboardInterrupt
     cfg = TrainConfig(epochs=3, batch_size=20, lr=0.01, log_every=10, dropout=0.2)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="epoch 1 is the last one saved.*t_last.pt.*--resume"):
         train(cfg, small_data, torch.device("cpu"), ckpt(tmp_path / "cut"), log=interrupt_in_epoch_2)
     lines = []
     resumed, _, _ = train(cfg, small_data, torch.device("cpu"), ckpt(tmp_path / "cut"), resume=True,
@@ -93,6 +96,16 @@ def test_resume_after_an_interruption_ends_with_the_same_numbers(small_data, tmp
         assert resumed["history"][key] == whole["history"][key]
     assert resumed["steps"] == whole["steps"]
     assert resumed["final_test_acc"] == whole["final_test_acc"]
+
+
+def test_an_interrupt_in_the_first_epoch_says_nothing_was_saved(small_data, tmp_path):
+    def interrupt(line):
+        if "step" in line:
+            raise KeyboardInterrupt
+    cfg = TrainConfig(epochs=2, batch_size=20, lr=0.01, log_every=10)
+    with pytest.raises(KeyboardInterrupt, match="no epoch was finished, so none was saved"):
+        train(cfg, small_data, torch.device("cpu"), ckpt(tmp_path), log=interrupt)
+    assert not (tmp_path / "t_last.pt").exists()
 
 
 def test_resume_with_other_settings_is_refused(small_data, tmp_path):
@@ -144,13 +157,24 @@ def test_q1_3_train_quick_end_to_end(tmp_path, cifar_root):
     for key in ("config", "data", "env", "quick", "seconds", "figures", "history", "steps",
                 "best_val_acc", "best_val_epoch", "final_val_acc", "final_test_acc"):
         assert key in record
-    assert record["quick"] is True and record["config"]["lr"] == 0.001
+    # The smoke run's own settings, printed and kept: the config says what was trained.
+    assert record["quick"] is True and record["quick_settings"] == {"epochs": 4, "lr": 0.015, "schedule": "onecycle"}
+    assert record["config"]["lr"] == 0.015 and record["train_config"]["epochs"] == 4
+    assert "--quick: a smoke run" in result.stdout and "lr 0.015" in result.stdout
     assert set(record["history"]) >= {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}
     assert set(record["data"]) == {"dir", "checksum_verified", "n_train", "n_val", "n_test"}
     assert set(record["env"]) == {"python", "torch", "device", "cpu_capability", "threads"}
     for name in record["figures"]:
         assert (tmp_path / name).stat().st_size > 1000
     assert sorted(record["figures"]) == ["q1_3_4_accuracy.png", "q1_3_4_loss.png"]
+
+
+def test_quick_honours_an_explicit_epochs(tmp_path, cifar_root):
+    result = run_script("q1_3_train.py", "--data-dir", cifar_root, "--skip-checksum", "--quick", "--epochs", "1",
+                        "--out", tmp_path, "--checkpoint-dir", tmp_path / "ckpt")
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "q1_3_train.json").read_text())
+    assert record["history"]["epoch"] == [1] and record["quick_settings"]["epochs"] == 1
 
 
 def test_benchmark_prints_both_pipelines_and_their_ratio(tmp_path, cifar_root):
