@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 from common import cli
-from common.config import BASELINE, QUICK, TrainConfig, as_dict, same_config
+from common.config import BASELINE, QUICK, TrainConfig, as_dict
 from common.data import CLASSES, to_device
 from common.errors import UsageError
-from common.experiment import checkpoints, load_data, title, train_and_plot
+from common.experiment import checkpoints, finished_run, load_data, plot_run, title, train_and_plot
 from common.plots import plot_comparison, plot_predictions
 from common.predict import predictions, shown_images, whole_test_set_predictions
 from common.report import probability_table
@@ -20,6 +20,10 @@ from common.files import write_text
 from common.train import build_model
 
 SCRIPT = "q1_3_dropout"
+
+
+def heading(key, cfg):
+    return f"Question 1.3.5: dropout p = {key} (lr {cfg.lr}, momentum {cfg.momentum})"
 
 
 def main():
@@ -42,7 +46,7 @@ def main():
         raise UsageError(f"--images {' '.join(map(str, bad))}: test images are numbered 0 to "
                          f"{len(data.test_labels) - 1}.")
     tensors = to_device(data, train_idx, val_idx, device)
-    earlier = (read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}).get("runs", {}) if args.resume else {}
+    earlier = ((read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}).get("runs") or {}) if args.resume else {}
 
     runs, models = {}, {}
 
@@ -50,17 +54,16 @@ def main():
         cfg = configs[key]
         print(f"1.3.5 p = {key}: training {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} on "
               f"{len(train_idx)} images, device {device}")
-        result, figures, models[key] = train_and_plot(
-            args, cfg, tensors, device, f"{SCRIPT}_p{key}",
-            f"Question 1.3.5: dropout p = {key} (lr {cfg.lr}, momentum {cfg.momentum})", f"q1_3_5_dropout_{key}")
+        result, figures, models[key] = train_and_plot(args, cfg, tensors, device, f"{SCRIPT}_p{key}",
+                                                      heading(key, cfg), f"q1_3_5_dropout_{key}")
         runs[key] = {"train_config": as_dict(cfg), "figures": figures, **result}
 
     for key, cfg in configs.items():
-        old = earlier.get(key)
-        if isinstance(old, dict) and same_config(old.get("train_config"), cfg):
+        old = finished_run(earlier.get(key), cfg)
+        if old:
             # Its numbers are in the JSON; its weights are needed only if it is the best run.
-            print(f"1.3.5 p = {key}: reusing the finished run (--resume)")
-            runs[key] = old
+            print(f"1.3.5 p = {key}: reusing the finished run (--resume); redrawing its figures")
+            runs[key] = {**old, "figures": plot_run(args, cfg, old, heading(key, cfg), f"q1_3_5_dropout_{key}")}
         else:
             train_run(key)
         r = runs[key]

@@ -11,7 +11,7 @@ from pathlib import Path
 from common import cli
 from common.config import QUICK, RECIPES, as_dict, as_flags, differences
 from common.data import to_device
-from common.experiment import load_data, train_and_plot
+from common.experiment import finished_run, load_data, plot_run, train_and_plot
 from common.results import data_info, read_record, write_record
 
 SCRIPT = "q1_3_improve"
@@ -42,17 +42,22 @@ def main():
     heading = (f"Question 1.3.7, {args.recipe} recipe (batch {cfg.batch_size}, lr {cfg.lr}, momentum {cfg.momentum}, "
                f"dropout {cfg.dropout}, {cfg.activation}" + (", BN, augmentation, one-cycle" if args.recipe == "best" else "") + ")")
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", " ".join(flags)).strip("_")
-    result, figures, _ = train_and_plot(args, cfg, to_device(data, train_idx, val_idx, device), device,
-                                        f"{SCRIPT}_{args.recipe}" + (f"_{slug}" if slug else ""), heading,
-                                        f"q1_3_7_{args.recipe}")
+    earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}
+    result = finished_run((earlier.get("runs") or {}).get(args.recipe), cfg) if args.resume else None
+    if result:
+        print(f"1.3.7 {args.recipe}: reusing the finished run (--resume); redrawing its figures")
+        figures = plot_run(args, cfg, result, heading, f"q1_3_7_{args.recipe}")
+    else:
+        result, figures, _ = train_and_plot(args, cfg, to_device(data, train_idx, val_idx, device), device,
+                                            f"{SCRIPT}_{args.recipe}" + (f"_{slug}" if slug else ""), heading,
+                                            f"q1_3_7_{args.recipe}")
     print(f"1.3.7 {args.recipe}: best validation {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}, "
           f"final test {result['final_test_acc']:.2f}%, {result['epoch_seconds']:.0f} s an epoch")
 
     # Keep the other recipe's result from an earlier run in the same mode.
-    earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}
     runs = {k: v for k, v in (earlier.get("runs") or {}).items() if k != args.recipe}
     kept_figures = [f for f in earlier.get("figures") or [] if not f.startswith(f"q1_3_7_{args.recipe}_")]
-    runs[args.recipe] = {"recipe": args.recipe, "train_config": as_dict(cfg), "flags": flags, **result}
+    runs[args.recipe] = {**result, "recipe": args.recipe, "train_config": as_dict(cfg), "flags": flags}
     path = write_record(args, SCRIPT, device, data_info(data, train_idx, val_idx),
                         {"runs": runs, "flags": flags}, kept_figures + figures, started)
     print(f"wrote {', '.join(f'{args.out}/{f}' for f in figures)} and {path}")

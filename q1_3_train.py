@@ -4,12 +4,13 @@
     python q1_3_train.py --quick             # a one-minute smoke run
 """
 import time
+from pathlib import Path
 
 from common import cli
 from common.config import BASELINE, QUICK, TrainConfig, as_dict
 from common.data import to_device
-from common.experiment import load_data, train_and_plot
-from common.results import data_info, write_record
+from common.experiment import finished_run, load_data, plot_run, train_and_plot
+from common.results import COMMON_KEYS, data_info, read_record, write_record
 
 SCRIPT = "q1_3_train"
 
@@ -24,14 +25,23 @@ def main():
     data, train_idx, val_idx = load_data(args)
     print(f"1.3.2 training on {len(train_idx)} images, validating on {len(val_idx)}, device {device}: "
           f"lr {cfg.lr}, momentum {cfg.momentum}, {cfg.epochs} epochs, batch {cfg.batch_size}, dropout {cfg.dropout}")
-    settings = f"lr {cfg.lr}, momentum {cfg.momentum}, batch {cfg.batch_size}, dropout {cfg.dropout}"
-    result, figures, _ = train_and_plot(args, cfg, to_device(data, train_idx, val_idx, device), device, SCRIPT,
-                                        f"Question 1.3.4: baseline ConvNet ({settings})", "q1_3_4")
+    heading = (f"Question 1.3.4: baseline ConvNet (lr {cfg.lr}, momentum {cfg.momentum}, batch {cfg.batch_size}, "
+               f"dropout {cfg.dropout})")
+    earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) if args.resume else None
+    result = finished_run(earlier, cfg)
+    if result:
+        print("1.3.2 reusing the finished run (--resume); redrawing its figures")
+        result = {k: v for k, v in result.items() if k not in COMMON_KEYS}
+        result.setdefault("env", earlier.get("env"))  # the machine that trained it
+        figures = plot_run(args, cfg, result, heading, "q1_3_4")
+    else:
+        result, figures, _ = train_and_plot(args, cfg, to_device(data, train_idx, val_idx, device), device,
+                                            SCRIPT, heading, "q1_3_4")
     print(f"1.3.3 best validation accuracy {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}")
     print(f"1.3.4 final test accuracy {result['final_test_acc']:.2f}% "
           f"(the best-validation model scores {result['best_model_test_acc']:.2f}%)")
     path = write_record(args, SCRIPT, device, data_info(data, train_idx, val_idx),
-                        {"train_config": as_dict(cfg), **result}, figures, started)
+                        {**result, "train_config": as_dict(cfg)}, figures, started)
     print(f"wrote {', '.join(f'{args.out}/{f}' for f in figures)} and {path}")
     return args.out
 

@@ -1,9 +1,10 @@
 """What the training scripts share: the data as device tensors, and a run with its figures."""
 from .checkpoint import Checkpoints
-from .config import QUICK_TEST, QUICK_TRAIN, QUICK_VAL
+from .config import QUICK_TEST, QUICK_TRAIN, QUICK_VAL, same_config
 from .data import load_cifar10, split_indices, subset_for_quick
 from .errors import UsageError
 from .plots import plot_curves
+from .results import env_info
 from .train import train
 
 QUICK_MARK = " [QUICK]"
@@ -35,16 +36,30 @@ def checkpoints(args, name):
 def train_and_plot(args, cfg, data, device, name, heading, figure_prefix):
     """Train one configuration and draw its loss and accuracy figures.
 
-    Returns (result, figure names, final model).
+    Returns (result, figure names, final model); the result records the machine it ran on.
     """
     result, model, _ = train(cfg, data, device, checkpoints(args, name), resume=args.resume)
+    result["env"] = env_info(device)
+    return result, plot_run(args, cfg, result, heading, figure_prefix), model
+
+
+def finished_run(earlier, cfg):
+    """An earlier result of cfg's settings that ran all its epochs, for --resume; else None."""
+    if not isinstance(earlier, dict) or not same_config(earlier.get("train_config"), cfg):
+        return None
+    history = earlier.get("history")
+    return earlier if isinstance(history, dict) and len(history.get("epoch", [])) == cfg.epochs else None
+
+
+def plot_run(args, cfg, result, heading, figure_prefix):
+    """A run's loss and accuracy figures, from its history; returns their names."""
     figures = []
     for metric, word, suffix in (("loss", "Loss", "loss"), ("acc", "Accuracy", "accuracy")):
         figure = f"{figure_prefix}_{suffix}.png"
         plot_curves(result["history"], result["best_val_epoch"], title(args, f"{heading}: {word}"),
                     f"{args.out}/{figure}", metric, note=loss_note(cfg) if metric == "loss" else None)
         figures.append(figure)
-    return result, figures, model
+    return figures
 
 
 def loss_note(cfg):

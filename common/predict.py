@@ -28,7 +28,7 @@ def predictions(model, images, true, device, indices=None):
         probs = torch.softmax(feed_logits(model, images, mode, device), dim=1)
         pred = probs.argmax(1)
         out[mode] = {"probs": probs.tolist(), "pred": pred.tolist(),
-                     "accuracy": 100.0 * (pred == true).float().mean().item()}
+                     "accuracy": 100.0 * (pred == true).sum().item() / len(true)}
     return out
 
 
@@ -39,7 +39,7 @@ def whole_test_set_predictions(model, images, labels, device):
     for mode in FEEDS:
         pred = feed_logits(model, images, mode, device).argmax(1)
         hits = pred == labels
-        out[mode] = {"accuracy": 100.0 * hits.float().mean().item(),
+        out[mode] = {"accuracy": 100.0 * hits.sum().item() / len(labels),
                      "predicted_counts": torch.bincount(pred, minlength=len(CLASSES)).tolist(),
                      "recall": [100.0 * hits[labels == c].float().mean().item() if (labels == c).any()
                                 else None for c in range(len(CLASSES))]}

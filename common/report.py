@@ -121,8 +121,8 @@ def _provenance(record):
     seconds = [sum(run["history"].get("seconds") or [0]) for run in _runs(record)]
     took = (f"{sum(seconds) / 60:.1f} minutes of training ({' + '.join(f'{s / 60:.1f}' for s in seconds)})"
             if len(seconds) > 1 else f"{seconds[0] / 60:.1f} minutes of training" if seconds
-            else f"{record.get('seconds', 0):.0f} s")
-    line = (f"_Run on {env.get('device', '?')}{kernels}, torch {env.get('torch', '?')}; {took}"
+            else f"{record.get('seconds', 0):.0f} s to run")
+    line = (f"_Written on {env.get('device', '?')}{kernels}, torch {env.get('torch', '?')}; {took}"
             + (f"; {data['n_train']:,} training / {data['n_val']:,} validation / {data['n_test']:,} test images"
                if data and data.get("n_train") else "") + "._")
     return "\n".join([line] + [f"> {m}" for m in marks])
@@ -140,6 +140,17 @@ def _settings(cfg):
     text = ", ".join(f"{k} {cfg[k]}" for k in SHOWN_ALWAYS if k in cfg)
     extra = as_words((k, v) for k, v in differences(cfg, TrainConfig()) if k not in SHOWN_ALWAYS)
     return text + "".join(f", {x}" for x in extra)
+
+
+def _machine(run):
+    """Where a run was trained: the same seed gives slightly different numbers on other
+    CPU kernels or thread counts."""
+    env = run.get("env") or {}
+    if not env:
+        return "Machine: not recorded (trained before the package recorded it)."
+    kernels = (f", CPU kernels {env['cpu_capability']}, {env['threads']} thread{'s' if env['threads'] != 1 else ''}"
+               if env.get("cpu_capability") and str(env.get("device", "")).startswith("cpu") else "")
+    return f"Trained on {env.get('device', '?')}{kernels}, torch {env.get('torch', '?')}."
 
 
 def _training_rows(run, report):
@@ -190,7 +201,7 @@ def _section_model(r):
 
 def _section_train(r):
     lines = ["## 1.3.1-1.3.4 Baseline training", "", _provenance(r), "",
-             f"Settings: {_settings(r.get('train_config', {}))}.", "", *TABLE_HEAD]
+             f"Settings: {_settings(r.get('train_config', {}))}. {_machine(r)}", "", *TABLE_HEAD]
     lines += _training_rows(r, REPORT["baseline"])
     h = r["history"]
     low = min(range(len(h["val_loss"])), key=h["val_loss"].__getitem__)
@@ -205,7 +216,8 @@ def _section_train(r):
 def _section_dropout(r):
     lines = ["## 1.3.5 Dropout", "", _provenance(r), ""]
     for p, run in r["runs"].items():
-        lines += [f"### p = {p}", "", f"Settings: {_settings(run.get('train_config', {}))}.", "", *TABLE_HEAD]
+        lines += [f"### p = {p}", "", f"Settings: {_settings(run.get('train_config', {}))}. {_machine(run)}", "",
+                  *TABLE_HEAD]
         lines += _training_rows(run, REPORT["dropout"].get(p, {}))
         lines += [""] + _figures(run) + [""]
     lines += ["### All runs", ""] + _figures(r, ["q1_3_5_dropout_comparison.png"]) + [""]
@@ -230,7 +242,7 @@ def _section_improve(r):
             lines += [f"### {recipe} recipe: not run yet (`python q1_3_improve.py --recipe {recipe}`)", ""]
             continue
         report = REPORT["student"] if recipe == "student" else {}
-        lines += [f"### {recipe} recipe", "", f"Settings: {_settings(run.get('train_config', {}))}.", "",
+        lines += [f"### {recipe} recipe", "", f"Settings: {_settings(run.get('train_config', {}))}. {_machine(run)}", "",
                   *TABLE_HEAD, *_training_rows(run, report)]
         if recipe == "best":
             lines.append(_row("final test accuracy against the student's 80.15% (%)",
@@ -271,13 +283,15 @@ def _section_ablation(out):
              "lists, from the run's own settings, where it differs from the best recipe as the code defines it "
              "now. Compare rows with the same epochs.", "",
              "| run | settings that differ from the best recipe | epochs | final test (%) | best validation (%) "
-             "| median seconds per epoch |",
-             "|---|---|---:|---:|---:|---:|"]
+             "| median seconds per epoch | CPU kernels, threads |",
+             "|---|---|---:|---:|---:|---:|---|"]
     for name, record, run, changes in rows:
         name += " **(QUICK)**" if record.get("quick") else ""
+        env = run.get("env") or record.get("env") or {}
+        kernels = f"{env['cpu_capability']}, {env['threads']}" if env.get("cpu_capability") else "not recorded"
         lines.append(f"| {name} | {', '.join(changes) or 'none: the recipe'} | {run['train_config']['epochs']} | "
                      f"{run['final_test_acc']:.2f} | {run['best_val_acc']:.2f} | "
-                     f"{statistics.median(run['history']['seconds']):.1f} |")
+                     f"{statistics.median(run['history']['seconds']):.1f} | {kernels} |")
     # Runs of today's recipe that differ only in seed show how far one run's number can be trusted.
     seeds = sorted((run["train_config"].get("seed", 0), run["final_test_acc"]) for _, record, run, changes in rows
                    if not record.get("quick") and all(c.startswith("seed ") for c in changes))

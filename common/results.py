@@ -27,6 +27,8 @@ def data_info(data, train_idx, val_idx):
             "n_train": len(train_idx), "n_val": len(val_idx), "n_test": len(data.test_labels)}
 
 
+# The keys every record has; the rest are the question's results.
+COMMON_KEYS = ("config", "data", "env", "quick", "quick_settings", "seconds", "figures")
 NO_DATA = {"dir": None, "checksum_verified": None, "n_train": None, "n_val": None, "n_test": None}
 
 
