@@ -329,6 +329,64 @@ def _section_bench(out):
     return ["## Speed", ""] + lines + [""] if lines else []
 
 
+def _median(values):
+    return statistics.median(values) if isinstance(values, list) else values
+
+
+def times_table(out):
+    """Markdown lines: each question's measured training time (from its JSON) and, per CPU
+    kernel family that `bench --recipes` measured, the training time its speed implies."""
+    out = Path(out)
+    benches = []
+    for path in sorted(out.glob("bench_recipes_cpu_*.json")):
+        try:
+            r = json.loads(path.read_text())
+            benches.append((r["env"]["cpu_capability"], r["env"]["threads"], r["images_per_second"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    # question, script, run key (None: the record is the run), recipe timed by the bench, runs of it
+    rows = [("1.3.1-1.3.4 baseline", "q1_3_train", None, "baseline", 1),
+            ("1.3.5-1.3.6 dropout sweep", "q1_3_dropout", "*", "baseline", 3),
+            ("1.3.7 student recipe", "q1_3_improve", "student", "student", 1),
+            ("1.3.7 best recipe", "q1_3_improve", "best", "best", 1)]
+    lines = ["| question | measured training time | machine | "
+             + " | ".join(f"from the speed with {cap} kernels, {threads} threads" for cap, threads, _ in benches) + " |",
+             "|---|---:|---|" + "---:|" * len(benches)]
+    for question, script, key, recipe, n_runs in rows:
+        record = _read(out / f"{script}.json")
+        if record and key == "*":
+            runs = list((record.get("runs") or {}).values())
+        elif record and key:
+            runs = [(record.get("runs") or {}).get(key)] if (record.get("runs") or {}).get(key) else []
+        else:
+            runs = [record] if record and "history" in record else []
+        runs = [run for run in runs if isinstance(run, dict) and not record.get("quick")]
+        measured = sum(sum(run["history"].get("seconds") or [0]) for run in runs) / 60 if runs else None
+        machines = sorted({_machine(run).removeprefix("Trained on ").rstrip(".") if run.get("env") else "not recorded"
+                           for run in runs})
+        epochs = max((run["train_config"]["epochs"] for run in runs), default=20)
+        estimates = [f"{n_runs * epochs * 45000 / _median(rates[recipe]) / 60:.0f} min" if recipe in rates else "-"
+                     for _, _, rates in benches]
+        lines.append(f"| {question} | {f'{measured:.0f} min' if measured is not None else 'not run yet'} | "
+                     f"{'; '.join(machines) or '-'} | " + " | ".join(estimates) + (" |" if benches else "|"))
+    lines += ["", "Measured: the sum of each run's epoch times in its JSON. From the speed: epochs x 45,000 images "
+              "at the training speed `python -m common.bench --device cpu --recipes` measured (training "
+              "only: validation and the final scores add a little)."]
+    return lines
+
+
+def _read(path):
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _section_times(out):
+    return ["## How long each question takes", ""] + times_table(out) + [""]
+
+
 SECTIONS = {"q1_1_data": _section_data, "q1_2_model": _section_model, "q1_3_train": _section_train,
             "q1_3_dropout": _section_dropout, "q1_3_improve": _section_improve}
 COMMANDS = {"q1_1_data": "python q1_1_data.py", "q1_2_model": "python q1_2_model.py",
@@ -359,7 +417,7 @@ def build_report(out):
                       f"`{COMMANDS[script]}`.", ""]
     answers = Path(os.path.relpath(Path(__file__).resolve().parent.parent / "q1_4_answers.md",
                                    out.resolve())).as_posix()
-    lines += _section_ablation(out) + _section_bench(out)
+    lines += _section_ablation(out) + _section_bench(out) + _section_times(out)
     lines += ["## 1.4 Written answers", "",
               f"See [q1_4_answers.md]({answers}) (1.4.1 softmax, 1.4.2, 1.4.3 1D convolution, "
               "1.4.4 dropout at test time), each claim checked by `tests/test_answers.py`.", ""]
@@ -371,6 +429,17 @@ HEADING = "# CIFAR-10 ConvNet: this package's results beside the report's"
 
 def write_report(out):
     return write_text(Path(out) / "REPORT.md", build_report(out))
+
+
+README_BEGIN, README_END = "<!-- times: built by python -m common.report; do not edit -->", "<!-- end times -->"
+
+
+def refresh_readme(readme, out):
+    """Put times_table(out) between README's markers; the README's timings then come from
+    the JSON files, never from a hand."""
+    text = Path(readme).read_text()
+    start, end = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
+    write_text(readme, text[:start] + "\n" + "\n".join(times_table(out)) + "\n" + text[end:])
 
 
 def refresh_reports(out):
@@ -387,3 +456,15 @@ def refresh_reports(out):
             ours = False
         if ours:
             write_report(folder)
+
+
+if __name__ == "__main__":
+    # python -m common.report [FOLDER]: rebuild FOLDER/REPORT.md (default figures/) and the
+    # README's table of times from it.
+    import sys
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "figures")
+    print(f"wrote {write_report(folder)}")
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    if folder.resolve() == (readme.parent / "figures").resolve():
+        refresh_readme(readme, folder)
+        print(f"wrote the table of times in {readme}")

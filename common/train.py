@@ -185,17 +185,9 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
             train_loss, train_acc = train_epoch(model, optimizer, scheduler, data, cfg, shuffle, progress)
             progress.end_epoch(n_train)
             val_loss, val_acc = evaluate(model, data.val_x, data.val_y, tta_flip=cfg.tta_flip)
-            seconds = time.perf_counter() - started
-            for key, value in (("epoch", epoch), ("train_loss", train_loss), ("train_acc", train_acc),
-                               ("val_loss", val_loss), ("val_acc", val_acc),
-                               ("lr", optimizer.param_groups[0]["lr"]), ("seconds", seconds)):
-                history[key].append(value)
-            if val_acc > best["acc"]:
-                best = {"acc": val_acc, "epoch": epoch,
-                        "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-            log(f"epoch {epoch:2d}/{cfg.epochs} done: train loss {train_loss:.3f} acc {train_acc:.1f}% | "
-                f"val loss {val_loss:.3f} acc {val_acc:.2f}% (best {best['acc']:.2f}% at epoch {best['epoch']}) | "
-                f"{seconds:.0f} s, {n_train / seconds:.0f} img/s")
+            best = record_epoch(history, best, model, log, cfg, n_train, epoch=epoch, train_loss=train_loss,
+                                train_acc=train_acc, val_loss=val_loss, val_acc=val_acc,
+                                lr=optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - started)
             if checkpoints:
                 checkpoints.save_epoch(cfg, epoch, model, optimizer, scheduler, shuffle, history, steps, best)
     except KeyboardInterrupt:
@@ -210,6 +202,21 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
               # The median: robust to epochs slowed by other work on the machine.
               "epoch_seconds": statistics.median(history["seconds"]), "train_seconds": sum(history["seconds"])}
     return {**result, **final_scores(model, best_model, data, cfg)}, model, best_model
+
+
+def record_epoch(history, best, model, log, cfg, n_train, **epoch):
+    """Append an epoch to the history, keep the weights if it is the best validation
+    accuracy so far, print its line; returns the best."""
+    for key, value in epoch.items():
+        history[key].append(value)
+    if epoch["val_acc"] > best["acc"]:
+        best = {"acc": epoch["val_acc"], "epoch": epoch["epoch"],
+                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+    log(f"epoch {epoch['epoch']:2d}/{cfg.epochs} done: train loss {epoch['train_loss']:.3f} acc "
+        f"{epoch['train_acc']:.1f}% | val loss {epoch['val_loss']:.3f} acc {epoch['val_acc']:.2f}% (best "
+        f"{best['acc']:.2f}% at epoch {best['epoch']}) | {epoch['seconds']:.0f} s, "
+        f"{n_train / epoch['seconds']:.0f} img/s")
+    return best
 
 
 def interrupt_message(checkpoints, finished):

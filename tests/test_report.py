@@ -123,3 +123,32 @@ def test_ablation_rows_name_what_differs_from_todays_recipe():
 def test_a_difference_lost_in_rounding_reads_plus_zero():
     from common.report import _row
     assert _row("accuracy (%)", 69.99999994, 70.0, 0).endswith("| +0 |")
+
+
+def test_readmes_times_are_the_ones_the_committed_json_gives():
+    """README's table of times is built from figures/*.json, never typed by hand."""
+    from pathlib import Path
+    from common.report import README_BEGIN, README_END, times_table
+    repo = Path(__file__).resolve().parent.parent
+    text = (repo / "README.md").read_text()
+    block = text[text.index(README_BEGIN) + len(README_BEGIN):text.index(README_END)]
+    assert block.strip() == "\n".join(times_table(repo / "figures")).strip()
+    assert "min" in block
+
+
+def test_times_table_estimates_each_question_from_the_measured_speed(tmp_path):
+    from common.report import times_table
+    write(tmp_path, "q1_3_train", {**common(), **run(70.0, n=2),
+                                   "train_config": {"epochs": 2}})
+    record = json.loads((tmp_path / "q1_3_train.json").read_text())
+    record["history"]["seconds"] = [60.0, 60.0]
+    (tmp_path / "q1_3_train.json").write_text(json.dumps(record))
+    (tmp_path / "bench_recipes_cpu_avx2.json").write_text(json.dumps(
+        {"env": {"cpu_capability": "AVX2", "threads": 2},
+         "images_per_second": {"baseline": [750.0], "student": [500.0], "best": [375.0]}}))
+    lines = times_table(tmp_path)
+    assert "from the speed with AVX2 kernels, 2 threads" in lines[0]
+    baseline = next(line for line in lines if line.startswith("| 1.3.1-1.3.4"))
+    assert "| 2 min |" in baseline and baseline.endswith("| 2 min |")  # 2 x 45,000 / 750 s
+    dropout = next(line for line in lines if line.startswith("| 1.3.5-1.3.6"))
+    assert "not run yet" in dropout and dropout.endswith("| 60 min |")  # 3 runs x 20 epochs
