@@ -7,6 +7,8 @@
 Everything is saved as plain tensors, numbers, strings, lists and dicts, and read back with
 torch.load(weights_only=True): a checkpoint from elsewhere is data, never code.
 """
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +33,17 @@ def load(path, device, wanted_keys):
     advice = (f"The file is left as it is: move or delete {path}, or rerun without --resume to "
               f"start the run again from epoch 1.")
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # torch warns of pickle protocols it may not read: the error says it
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:
-        text = str(err).strip().splitlines()
-        detail = next((line for line in text if "Unsupported global" in line or "GLOBAL" in line), text[0] if text else "")
+        # torch's own message advises weights_only=False, which would run the file: keep only
+        # what it found wrong.
+        text = " ".join(str(err).split())
+        found = re.search(r"(?:WeightsUnpickler error:|trusted source\.)\s*(.*?)\s*(Check the documentation|$)", text)
+        detail = found.group(1) if found else text.split(". ")[0]
         raise DataError(f"{path} could not be read as a checkpoint of this package "
-                        f"({type(err).__name__}: {detail.strip()[:300]}). It is truncated, damaged, "
+                        f"({type(err).__name__}: {detail[:200]}). It is truncated, damaged, "
                         f"or holds something other than tensors and numbers (nothing in it was run). "
                         f"{advice}") from None
     if not isinstance(state, dict) or not wanted_keys <= set(state):

@@ -119,7 +119,7 @@ def config_from_args(args, recipe, quick, **fixed):
         full = TrainConfig(**{**recipe, **fixed, "seed": args.seed})
         changed = differences(cfg, full)
         args.quick_settings = dict(changed)
-        print(f"--quick: a smoke run on {QUICK_TRAIN - QUICK_VAL} training, {QUICK_VAL} validation and "
+        print(f"--quick: a smoke run on at most {QUICK_TRAIN - QUICK_VAL} training, {QUICK_VAL} validation and "
               f"{QUICK_TEST} test images with {', '.join(as_words(changed)) or 'the full settings'} "
               f"(the full run: {', '.join(as_words(differences(full, cfg))) or 'the same'})")
     for f in fields(TrainConfig):  # the JSON's "config" then records what was trained

@@ -54,7 +54,7 @@ def plot_curves(history, best_epoch, title, path, metric, note=None):
     ax.set_ylabel("cross-entropy loss" if metric == "loss" else "accuracy (%)")
     ax.legend()
     ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
-    lines = textwrap.wrap(note or "", 95)
+    lines = textwrap.wrap(note or "", 95, break_on_hyphens=False)
     if lines:
         fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=8)
     _save(fig, path, rect=(0, 0.045 * len(lines), 1, 1))

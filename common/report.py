@@ -59,7 +59,7 @@ def whole_test_set_summary(predictions):
     shares = ", ".join(f"{CLASSES[c]} {100 * raw['predicted_counts'][c] / n:.1f}%" for c in top)
     lines = [f"On all {n:,} test images the model is right on {norm['accuracy']:.2f}% fed normalized "
              f"and {raw['accuracy']:.2f}% fed raw. Fed [0,1] pixels ({1 / statistics.mean(GIVEN_STD):.1f} "
-             f"times less contrast than it was trained on, and shifted by the mean) its answers collapse onto {len(top)} classes, "
+             f"times less contrast than it was trained on, and shifted by the mean) its answers collapse onto {_plural(len(top), 'class', 'classes')}, "
              f"which take {100 * covered / n:.1f}% of them: {shares}.", ""]
     shown = sorted(set(predictions["true"]))
     if len(shown) <= 3:
@@ -68,18 +68,22 @@ def whole_test_set_summary(predictions):
         lines += [f"Recall on the classes of the ten images shown ({recalls})."]
         if predictions["raw"]["accuracy"] >= predictions["normalized"]["accuracy"]:
             favoured = [CLASSES[c] for c in shown if c in top]
-            why = f"The ten images come from {len(shown)} class(es) only"
+            why = f"The ten images come from {_plural(len(shown), 'class', 'classes')} only"
             if favoured:
                 why += f", and {', '.join(favoured)} is one the raw feed collapses onto"
             why += (": on so small and one-sided a sample (one image is 10 points) the raw feed ties "
                     "or beats the normalized one, while on the whole test set it is far worse")
             if all(raw["recall"][c] < norm["recall"][c] for c in shown):
-                why += ("; even on the shown class(es) it is worse over the whole test set, so its "
+                why += (f"; even on the {'class' if len(shown) == 1 else 'classes'} shown it is worse over the whole test set, so its "
                         "lead on the ten is chance")
             lines.append(why + ". Pass `--images` with images of several classes to see the "
                          "difference on ten.")
         lines.append("")
     return lines
+
+
+def _plural(n, one, many):
+    return f"{n} {one if n == 1 else many}"
 
 
 def _num(value, digits=2):
