@@ -1,5 +1,4 @@
 """Tables and figures/REPORT.md, rebuilt from whichever result JSON files are present."""
-import json
 import os
 import statistics
 from pathlib import Path
@@ -7,6 +6,7 @@ from pathlib import Path
 from .config import BEST, TrainConfig, as_words, differences
 from .data import CLASSES, GIVEN_STD
 from .files import write_text
+from .results import read_record
 
 # The numbers of ../shared/seed/assignment2_report.txt, as SPEC.md lists them.
 REPORT = {
@@ -266,20 +266,15 @@ def _section_improve(r):
 def _section_ablation(out):
     """1.3.7: the best recipe with one change undone, from figures/ablation/*/q1_3_improve.json."""
     rows = []
-    for path in sorted((out / "ablation").glob("*/q1_3_improve.json")):
-        try:
-            record = json.loads(path.read_text())
-            run = record["runs"]["best"]
-        except (ValueError, KeyError):
-            continue
-        rows.append((path.parent.name, record, run))
-    if not rows:
+    paths = [(path.parent.name, path) for path in sorted((out / "ablation").glob("*/q1_3_improve.json"))]
+    if not paths:
         return []
-    try:  # the full recipe itself heads the rows of its length
-        main = json.loads((out / "q1_3_improve.json").read_text())
-        rows.append(("the best recipe (above)", main, main["runs"]["best"]))
-    except (OSError, ValueError, KeyError):
-        pass
+    paths.append(("the best recipe (above)", out / "q1_3_improve.json"))  # the recipe itself heads its rows
+    for name, path in paths:
+        record = read_record(path)
+        run = ((record or {}).get("runs") or {}).get("best")
+        if isinstance(run, dict) and "train_config" in run:
+            rows.append((name, record, run))
     rows = [(name, record, run, differences_from_best(run["train_config"])) for name, record, run in rows]
     rows.sort(key=lambda row: (-row[2]["train_config"]["epochs"], bool(row[3]), row[0]))
     lines = ["### Ablation of the best recipe", "",
@@ -315,9 +310,8 @@ def differences_from_best(train_config):
 def _section_bench(out):
     lines = []
     for path in sorted(out.glob("bench_*.json")):
-        try:
-            r = json.loads(path.read_text())
-        except ValueError:
+        r = read_record(path)
+        if r is None:
             continue
         device = r["env"]["device"]
         if "median_ratio" in r:
@@ -343,11 +337,10 @@ def times_table(out):
     out = Path(out)
     benches = []
     for path in sorted(out.glob("bench_recipes_cpu_*.json")):
-        try:
-            r = json.loads(path.read_text())
-            benches.append((r["env"]["cpu_capability"], r["env"]["threads"], r["images_per_second"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
+        r = read_record(path) or {}
+        env = r.get("env") or {}
+        if env.get("cpu_capability") and isinstance(r.get("images_per_second"), dict):
+            benches.append((env["cpu_capability"], env.get("threads"), r["images_per_second"]))
     # question, script, run key (None: the record is the run), recipe timed by the bench, runs of it
     rows = [("1.3.1-1.3.4 baseline", "q1_3_train", None, "baseline", 1),
             ("1.3.5-1.3.6 dropout sweep", "q1_3_dropout", "*", "baseline", 3),
@@ -357,7 +350,7 @@ def times_table(out):
              + " | ".join(f"from the speed with {cap} kernels, {threads} threads" for cap, threads, _ in benches) + " |",
              "|---|---:|---|" + "---:|" * len(benches)]
     for question, script, key, recipe, n_runs in rows:
-        record = _read(out / f"{script}.json")
+        record = read_record(out / f"{script}.json")
         if record and key == "*":
             runs = list((record.get("runs") or {}).values())
         elif record and key:
@@ -379,14 +372,6 @@ def times_table(out):
     return lines
 
 
-def _read(path):
-    try:
-        record = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
-
-
 def _section_times(out):
     return ["## How long each question takes", ""] + times_table(out) + [""]
 
@@ -406,11 +391,9 @@ def build_report(out):
              "do not edit by hand. Percent values; differences are this package minus the report.", ""]
     for script in SCRIPTS:
         path = out / f"{script}.json"
-        try:
-            record = json.loads(path.read_text()) if path.is_file() else None
-        except ValueError:
-            record = None
-            lines += [f"> {path.name} is not valid JSON; rerun `{COMMANDS[script]}`.", ""]
+        record = read_record(path)
+        if record is None and path.is_file():
+            lines += [f"> {path.name} is damaged (not a JSON record); rerun `{COMMANDS[script]}`.", ""]
         if record is None:
             lines += [f"## {script}: no results yet", "", f"Run `{COMMANDS[script]}`.", ""]
             continue

@@ -80,7 +80,7 @@ def test_every_linked_figure_exists(tmp_path):
 
 def test_broken_json_is_reported_not_fatal(tmp_path):
     (tmp_path / "q1_3_train.json").write_text("{not json")
-    assert "not valid JSON" in build_report(tmp_path)
+    assert "q1_3_train.json is damaged" in build_report(tmp_path)
 
 
 def test_ablation_runs_form_one_table(tmp_path):
