@@ -141,18 +141,17 @@ def parse(parser):
 
 def pick_device(name):
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        name = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda was asked for, but PyTorch sees no CUDA GPU here. Use "
                          "--device auto or --device cpu, or install a CUDA build of torch on a GPU machine.")
     if name == "mps" and not torch.backends.mps.is_available():
         raise UsageError("--device mps was asked for, but this machine has no Apple GPU that "
                          "PyTorch can use. Use --device auto or --device cpu.")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda":  # TF32 matmuls and convolutions: the GPU's fast float path
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    return device
 
 
 def run(main):

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from .data import batches, nchw
 from .errors import Interrupted
 from .model import ConvNet
+from .step import make_steps
 
 
 def augment_batch(x_nhwc, generator, pad=4):
@@ -116,8 +117,9 @@ class Progress:
         self.images_left -= n_train
 
 
-def train_epoch(model, optimizer, scheduler, data, cfg, shuffle, report_steps):
-    """One pass over the training tensors; returns (mean loss, accuracy in percent).
+def train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, report_steps):
+    """One pass over the training tensors with sgd_step (common.step: eager, or CUDA graphs);
+    returns (mean loss, accuracy in percent).
 
     Losses and hits are summed on the device; they are read back (a host sync) only every
     cfg.log_every steps, when report_steps(step, images, loss, acc) is called with the
@@ -132,19 +134,13 @@ def train_epoch(model, optimizer, scheduler, data, cfg, shuffle, report_steps):
         if cfg.augment:
             x = augment_batch(x, shuffle)
         y = data.train_y[idx]
-        logits = model(nchw(x))
-        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        batch_loss, batch_correct = sgd_step(x, y)
         if scheduler:
             scheduler.step()
-        with torch.no_grad():
-            batch_loss, batch_correct = loss.detach() * len(y), (logits.argmax(1) == y).sum()
-            epoch_loss += batch_loss
-            epoch_correct += batch_correct
-            log_loss += batch_loss
-            log_correct += batch_correct
+        epoch_loss += batch_loss
+        epoch_correct += batch_correct
+        log_loss += batch_loss
+        log_correct += batch_correct
         log_seen += len(y)
         if step % cfg.log_every == 0:
             report_steps(step, log_seen, log_loss.item() / log_seen, 100.0 * log_correct.item() / log_seen)
@@ -178,11 +174,12 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
         log(f"--resume: no checkpoint {checkpoints.path('last')} yet, starting {checkpoints.name} from epoch 1")
 
     progress = Progress(cfg, steps_per_epoch, (cfg.epochs - done) * n_train, steps, log)
+    sgd_step = make_steps(model, optimizer, scheduler, cfg, device, log)
     try:
         for epoch in range(done + 1, cfg.epochs + 1):
             started = time.perf_counter()
             progress.start_epoch(epoch)
-            train_loss, train_acc = train_epoch(model, optimizer, scheduler, data, cfg, shuffle, progress)
+            train_loss, train_acc = train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, progress)
             progress.end_epoch(n_train)
             val_loss, val_acc = evaluate(model, data.val_x, data.val_y, tta_flip=cfg.tta_flip)
             best = record_epoch(history, best, model, log, cfg, n_train, epoch=epoch, train_loss=train_loss,

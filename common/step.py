@@ -1,0 +1,125 @@
+"""One SGD step, shared by the eager loop and its CUDA-graph replay.
+
+On a GPU a batch of 32 through this ConvNet is tiny: the time goes to launching some 40
+kernels a step, not to arithmetic. A CUDA graph records the whole step (forward, loss,
+backward, SGD) once per batch shape and replays it with one launch. It replays the very
+kernels `train_step` runs eagerly, so both paths compute the same function; a self-check
+at capture compares one graphed step with one eager step from the same state, and any
+failure falls back to eager steps with a message.
+"""
+import torch
+import torch.nn.functional as F
+
+from .data import nchw
+
+
+def train_step(model, optimizer, x_nhwc, y, label_smoothing=0.0, set_to_none=True):
+    """Forward, loss, backward and SGD update on one batch; returns the batch's summed loss
+    and its number of right answers, as device tensors (no host sync)."""
+    logits = model(nchw(x_nhwc))
+    loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    optimizer.zero_grad(set_to_none=set_to_none)
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        return loss.detach() * len(y), (logits.argmax(1) == y).sum()
+
+
+class EagerSteps:
+    """The plain loop: train_step on each batch as it comes."""
+
+    def __init__(self, model, optimizer, cfg):
+        self.model, self.optimizer, self.cfg = model, optimizer, cfg
+
+    def __call__(self, x, y):
+        return train_step(self.model, self.optimizer, x, y, self.cfg.label_smoothing)
+
+
+class GraphedSteps(EagerSteps):
+    """train_step captured as a CUDA graph, one per batch shape, replayed on static tensors.
+
+    Capture needs a few warm-up steps; they run from a snapshot of the weights, batch-norm
+    statistics and momentum buffers that is copied back in place afterwards, so training
+    starts from exactly the state it would have started from eagerly.
+    """
+
+    def __init__(self, model, optimizer, cfg, log=print):
+        super().__init__(model, optimizer, cfg)
+        self.graphs, self.log, self.eager = {}, log, None
+
+    def _state(self):
+        tensors = list(self.model.state_dict().values())
+        buffers = [self.optimizer.state[p].get("momentum_buffer") for g in self.optimizer.param_groups
+                   for p in g["params"]]
+        return tensors, buffers
+
+    def _snapshot(self):
+        tensors, buffers = self._state()
+        return [t.clone() for t in tensors], [None if b is None else b.clone() for b in buffers]
+
+    def _restore(self, snapshot):
+        tensors, buffers = self._state()
+        saved_tensors, saved_buffers = snapshot
+        with torch.no_grad():
+            for t, s in zip(tensors, saved_tensors):
+                t.copy_(s)
+            for b, s in zip(buffers, saved_buffers):
+                if b is not None:
+                    # A buffer the warm-up created: zero is the fresh state, since SGD's first
+                    # step (buf = grad) and buf = 0 * momentum + grad are the same.
+                    b.copy_(s) if s is not None else b.zero_()
+
+    def _capture(self, x, y):
+        snapshot = self._snapshot()
+        static_x, static_y = x.clone(), y.clone()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                train_step(self.model, self.optimizer, static_x, static_y, self.cfg.label_smoothing, set_to_none=False)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            outputs = train_step(self.model, self.optimizer, static_x, static_y, self.cfg.label_smoothing,
+                                 set_to_none=False)
+        # Self-check: one replay and one eager step from the same state must agree.
+        self._restore(snapshot)
+        graph.replay()
+        graphed = [outputs[0].clone()] + [t.clone() for t in self._state()[0]]
+        self._restore(snapshot)
+        eager = train_step(self.model, self.optimizer, static_x, static_y, self.cfg.label_smoothing, set_to_none=False)
+        same = torch.allclose(graphed[0], eager[0], rtol=1e-3, atol=1e-4) and all(
+            torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-5) for a, b in zip(graphed[1:], self._state()[0]))
+        self._restore(snapshot)
+        if not same:
+            raise RuntimeError("a replayed step disagreed with an eager one")
+        return graph, static_x, static_y, outputs
+
+    def __call__(self, x, y):
+        if self.eager:
+            return self.eager(x, y)
+        key = tuple(x.shape)
+        if key not in self.graphs:
+            try:
+                self.graphs[key] = self._capture(x, y)
+            except Exception as err:  # capture is impossible here: go on eagerly, and say so
+                self.log(f"CUDA graph capture failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+                         f"training goes on with eager steps, which give the same numbers more slowly.")
+                self.eager = EagerSteps(self.model, self.optimizer, self.cfg)
+                return self.eager(x, y)
+        graph, static_x, static_y, outputs = self.graphs[key]
+        static_x.copy_(x)
+        static_y.copy_(y)
+        graph.replay()
+        return outputs[0].clone(), outputs[1].clone()
+
+
+def make_steps(model, optimizer, scheduler, cfg, device, log=print):
+    """CUDA graphs where they serve, eager steps elsewhere (the CPU, Apple GPUs)."""
+    if device.type != "cuda":
+        return EagerSteps(model, optimizer, cfg)
+    if scheduler is not None:
+        log(f"eager steps on the GPU: the {cfg.schedule} schedule changes the learning rate every step, "
+            f"which a captured CUDA graph would keep fixed")
+        return EagerSteps(model, optimizer, cfg)
+    return GraphedSteps(model, optimizer, cfg, log)
