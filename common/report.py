@@ -372,6 +372,36 @@ def times_table(out):
     return lines
 
 
+def _final_test_accuracies(out):
+    """{run name: (final test accuracy, record)} of every full training run in out."""
+    found = {}
+    train = read_record(out / "q1_3_train.json", quick=False)
+    if train and "final_test_acc" in train:
+        found["1.3.4 baseline"] = (train["final_test_acc"], train)
+    for key, run in ((read_record(out / "q1_3_dropout.json", quick=False) or {}).get("runs") or {}).items():
+        found[f"1.3.5 dropout p = {key}"] = (run["final_test_acc"], run)
+    for key, run in ((read_record(out / "q1_3_improve.json", quick=False) or {}).get("runs") or {}).items():
+        found[f"1.3.7 {key} recipe"] = (run["final_test_acc"], run)
+    return found
+
+
+def _section_devices(out):
+    """The CPU runs (out) and the GPU runs (out/gpu) of each question side by side."""
+    gpu = _final_test_accuracies(out / "gpu")
+    if not gpu:
+        return []
+    cpu = _final_test_accuracies(out)
+    lines = ["## CPU and GPU side by side", "",
+             "The same seeds and settings; the difference is floating point (other kernels, TF32 on the GPU), "
+             "which training amplifies. GPU results and their own report: [gpu/REPORT.md](gpu/REPORT.md).", "",
+             "| run | final test on the CPU (%) | on the GPU (%) | difference (GPU - CPU) |", "|---|---:|---:|---:|"]
+    for name, (acc, _) in gpu.items():
+        other = cpu.get(name, (None, None))[0]
+        lines.append(f"| {name} | {'-' if other is None else f'{other:.2f}'} | {acc:.2f} | "
+                     f"{'-' if other is None else f'{round(acc - other, 2) + 0.0:+.2f}'} |")
+    return lines + [""]
+
+
 def _section_times(out):
     return ["## How long each question takes", ""] + times_table(out) + [""]
 
@@ -404,7 +434,7 @@ def build_report(out):
                       f"`{COMMANDS[script]}`.", ""]
     answers = Path(os.path.relpath(Path(__file__).resolve().parent.parent / "q1_4_answers.md",
                                    out.resolve())).as_posix()
-    lines += _section_ablation(out) + _section_bench(out) + _section_times(out)
+    lines += _section_ablation(out) + _section_bench(out) + _section_devices(out) + _section_times(out)
     lines += ["## 1.4 Written answers", "",
               f"See [q1_4_answers.md]({answers}) (1.4.1 softmax, 1.4.2, 1.4.3 1D convolution, "
               "1.4.4 dropout at test time), each claim checked by `tests/test_answers.py`.", ""]

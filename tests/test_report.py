@@ -152,3 +152,34 @@ def test_times_table_estimates_each_question_from_the_measured_speed(tmp_path):
     assert "| 2 min |" in baseline and baseline.endswith("| 2 min |")  # 2 x 45,000 / 750 s
     dropout = next(line for line in lines if line.startswith("| 1.3.5-1.3.6"))
     assert "not run yet" in dropout and dropout.endswith("| 60 min |")  # 3 runs x 20 epochs
+
+
+def test_gpu_results_stand_beside_the_cpu_ones(tmp_path):
+    write(tmp_path, "q1_3_train", {**common(), **run(70.0)})
+    (tmp_path / "gpu").mkdir()
+    write(tmp_path / "gpu", "q1_3_train", {**common(), **run(70.75)})
+    text = build_report(tmp_path)
+    assert "## CPU and GPU side by side" in text
+    assert "| 1.3.4 baseline | 70.00 | 70.75 | +0.75 |" in text
+    assert "## CPU and GPU side by side" not in build_report(tmp_path / "gpu")
+
+
+def test_every_question_runs_in_order_with_its_time(tmp_path):
+    """python -m common.everything: the README's one command for the whole report."""
+    import subprocess
+    import sys
+    from conftest import REPO, write_synthetic_cifar
+    cifar_root = tmp_path / "data"
+    write_synthetic_cifar(cifar_root, per_batch=250)  # small: six smoke runs in a row
+    out = tmp_path / "all"
+    result = subprocess.run([sys.executable, "-m", "common.everything", "--device", "cpu", "--quick", "--out", out,
+                             "--data-dir", cifar_root, "--skip-checksum", "--checkpoint-dir", tmp_path / "ckpt"],
+                            cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((out / "everything.json").read_text())
+    assert [t["command"] for t in record["scripts"]] == [
+        "q1_1_data.py", "q1_2_model.py", "q1_3_train.py", "q1_3_dropout.py",
+        "q1_3_improve.py --recipe student", "q1_3_improve.py --recipe best"]
+    for t in record["scripts"]:
+        assert f"{t['command']}: {t['seconds']:.1f} s" in result.stdout
+    assert "every question:" in result.stdout and (out / "REPORT.md").is_file()
