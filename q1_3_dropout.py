@@ -11,7 +11,7 @@ from common import cli
 from common.config import BASELINE, QUICK, TrainConfig, as_dict
 from common.data import CLASSES, to_device
 from common.errors import UsageError
-from common.experiment import checkpoints, finished_run, load_data, plot_run, title, train_and_plot
+from common.experiment import checkpoints, load_data, title, train_or_reuse
 from common.plots import plot_comparison, plot_predictions
 from common.predict import predictions, shown_images, whole_test_set_predictions
 from common.report import probability_table
@@ -50,22 +50,20 @@ def main():
 
     runs, models = {}, {}
 
-    def train_run(key):
+    def run(key, earlier_run=None):
+        """Train p = key, or reuse its finished run (whose weights are needed only if it is
+        the best one)."""
         cfg = configs[key]
-        print(f"1.3.5 p = {key}: training {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} on "
-              f"{len(train_idx)} images, device {device}")
-        result, figures, models[key] = train_and_plot(args, cfg, tensors, device, f"{SCRIPT}_p{key}",
-                                                      heading(key, cfg), f"q1_3_5_dropout_{key}")
-        runs[key] = {"train_config": as_dict(cfg), "figures": figures, **result}
+        result, figures, model = train_or_reuse(
+            args, cfg, earlier_run, tensors, device, f"{SCRIPT}_p{key}", heading(key, cfg), f"q1_3_5_dropout_{key}",
+            f"1.3.5 p = {key}", f"1.3.5 p = {key}: training {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} "
+                                f"on {len(train_idx)} images, device {device}")
+        runs[key] = {**result, "train_config": as_dict(cfg), "figures": figures}
+        if model is not None:
+            models[key] = model
 
-    for key, cfg in configs.items():
-        old = finished_run(earlier.get(key), cfg)
-        if old:
-            # Its numbers are in the JSON; its weights are needed only if it is the best run.
-            print(f"1.3.5 p = {key}: reusing the finished run (--resume); redrawing its figures")
-            runs[key] = {**old, "figures": plot_run(args, cfg, old, heading(key, cfg), f"q1_3_5_dropout_{key}")}
-        else:
-            train_run(key)
+    for key in configs:
+        run(key, earlier.get(key))
         r = runs[key]
         print(f"1.3.5 p = {key}: best validation {r['best_val_acc']:.2f}% at epoch {r['best_val_epoch']}, "
               f"final test {r['final_test_acc']:.2f}%")
@@ -76,7 +74,7 @@ def main():
         weights = checkpoints(args, f"{SCRIPT}_p{best}").final_weights(configs[best], device)
         if weights is None:
             print(f"1.3.6 the final weights of p = {best} are not in {args.checkpoint_dir}: training it again")
-            train_run(best)
+            run(best)
         else:
             models[best] = build_model(configs[best], device)
             models[best].load_state_dict(weights)

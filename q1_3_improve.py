@@ -11,7 +11,7 @@ from pathlib import Path
 from common import cli
 from common.config import QUICK, RECIPES, as_dict, as_flags, differences
 from common.data import to_device
-from common.experiment import finished_run, load_data, plot_run, train_and_plot
+from common.experiment import load_data, train_or_reuse
 from common.results import data_info, read_record, write_record
 
 SCRIPT = "q1_3_improve"
@@ -43,14 +43,10 @@ def main():
                f"dropout {cfg.dropout}, {cfg.activation}" + (", BN, augmentation, one-cycle" if args.recipe == "best" else "") + ")")
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", " ".join(flags)).strip("_")
     earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}
-    result = finished_run((earlier.get("runs") or {}).get(args.recipe), cfg) if args.resume else None
-    if result:
-        print(f"1.3.7 {args.recipe}: reusing the finished run (--resume); redrawing its figures")
-        figures = plot_run(args, cfg, result, heading, f"q1_3_7_{args.recipe}")
-    else:
-        result, figures, _ = train_and_plot(args, cfg, to_device(data, train_idx, val_idx, device), device,
-                                            f"{SCRIPT}_{args.recipe}" + (f"_{slug}" if slug else ""), heading,
-                                            f"q1_3_7_{args.recipe}")
+    result, figures, _ = train_or_reuse(args, cfg, (earlier.get("runs") or {}).get(args.recipe),
+                                        to_device(data, train_idx, val_idx, device), device,
+                                        f"{SCRIPT}_{args.recipe}" + (f"_{slug}" if slug else ""), heading,
+                                        f"q1_3_7_{args.recipe}", f"1.3.7 {args.recipe}")
     print(f"1.3.7 {args.recipe}: best validation {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}, "
           f"final test {result['final_test_acc']:.2f}%, {result['epoch_seconds']:.0f} s an epoch")
 

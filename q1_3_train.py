@@ -9,7 +9,7 @@ from pathlib import Path
 from common import cli
 from common.config import BASELINE, QUICK, TrainConfig, as_dict
 from common.data import to_device
-from common.experiment import finished_run, load_data, plot_run, train_and_plot
+from common.experiment import load_data, train_or_reuse
 from common.results import COMMON_KEYS, data_info, read_record, write_record
 
 SCRIPT = "q1_3_train"
@@ -28,15 +28,10 @@ def main():
     heading = (f"Question 1.3.4: baseline ConvNet (lr {cfg.lr}, momentum {cfg.momentum}, batch {cfg.batch_size}, "
                f"dropout {cfg.dropout})")
     earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) if args.resume else None
-    result = finished_run(earlier, cfg)
-    if result:
-        print("1.3.2 reusing the finished run (--resume); redrawing its figures")
-        result = {k: v for k, v in result.items() if k not in COMMON_KEYS}
-        result.setdefault("env", earlier.get("env"))  # the machine that trained it
-        figures = plot_run(args, cfg, result, heading, "q1_3_4")
-    else:
-        result, figures, _ = train_and_plot(args, cfg, to_device(data, train_idx, val_idx, device), device,
-                                            SCRIPT, heading, "q1_3_4")
+    result, figures, model = train_or_reuse(args, cfg, earlier, to_device(data, train_idx, val_idx, device), device,
+                                            SCRIPT, heading, "q1_3_4", "1.3.2")
+    if model is None:  # reused: this record is the run, and its env is the machine that trained it
+        result = {k: v for k, v in result.items() if k not in COMMON_KEYS or k == "env"}
     print(f"1.3.3 best validation accuracy {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}")
     print(f"1.3.4 final test accuracy {result['final_test_acc']:.2f}% "
           f"(the best-validation model scores {result['best_model_test_acc']:.2f}%)")

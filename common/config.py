@@ -10,8 +10,6 @@ from dataclasses import asdict, dataclass, field
 from .errors import UsageError
 
 
-
-
 def setting(default, help, flag=True, recipe_only=False, metavar=None):
     """A TrainConfig field. flag: a command-line flag is made for it; recipe_only: only the
     1.3.7 script offers it (the report's questions fix it)."""
@@ -130,17 +128,16 @@ def same_config(saved, cfg):
     return isinstance(saved, dict) and not differences(saved, cfg)
 
 
+def _value(v):
+    return " ".join(map(str, v)) if isinstance(v, list) else str(v)
+
+
 def as_words(changes):
     """Readable: "lr 0.1", "widths 32 64 128", "batch_norm", "no augment"."""
-    return [k if v is True else f"no {k}" if v is False else
-            f"{k} {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in changes]
+    return [k if v is True else f"no {k}" if v is False else f"{k} {_value(v)}" for k, v in changes]
 
 
 def as_flags(changes):
     """The command-line flags that make these changes: "--lr 0.1", "--no-augment"."""
-    out = []
-    for k, v in changes:
-        flag = "--" + k.replace("_", "-")
-        out.append(flag if v is True else f"--no-{flag[2:]}" if v is False else
-                   f"{flag} {' '.join(map(str, v)) if isinstance(v, list) else v}")
-    return out
+    flags = [("--" + k.replace("_", "-"), v) for k, v in changes]
+    return [f if v is True else f"--no-{f[2:]}" if v is False else f"{f} {_value(v)}" for f, v in flags]

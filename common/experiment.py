@@ -43,6 +43,22 @@ def train_and_plot(args, cfg, data, device, name, heading, figure_prefix):
     return result, plot_run(args, cfg, result, heading, figure_prefix), model
 
 
+def train_or_reuse(args, cfg, earlier, tensors, device, name, heading, figure_prefix, label, training_line=None):
+    """Under --resume, an earlier result of cfg's settings that ran all its epochs is reused
+    and its figures redrawn (no model then); otherwise cfg is trained (announced by
+    training_line, if given) and plotted.
+
+    Returns (result, figure names, final model or None).
+    """
+    done = finished_run(earlier, cfg) if args.resume else None
+    if done:
+        print(f"{label}: reusing the finished run (--resume); redrawing its figures")
+        return done, plot_run(args, cfg, done, heading, figure_prefix), None
+    if training_line:
+        print(training_line)
+    return train_and_plot(args, cfg, tensors, device, name, heading, figure_prefix)
+
+
 def finished_run(earlier, cfg):
     """An earlier result of cfg's settings that ran all its epochs, for --resume; else None."""
     if not isinstance(earlier, dict) or not same_config(earlier.get("train_config"), cfg):

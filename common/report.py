@@ -104,6 +104,13 @@ def _row(what, ours, report=None, digits=2, unit=""):
 TABLE_HEAD = ["| quantity | this package | report | difference |", "|---|---:|---:|---:|"]
 
 
+def _kernels(env):
+    """", CPU kernels AVX2, 2 threads" for a CPU run that recorded them, else ""."""
+    if not (env.get("cpu_capability") and str(env.get("device", "")).startswith("cpu")):
+        return ""
+    return f", CPU kernels {env['cpu_capability']}, {_plural(env['threads'], 'thread', 'threads')}"
+
+
 def _runs(record):
     """The training runs a record holds: itself (q1_3_train), or its "runs"."""
     if "history" in record:
@@ -120,8 +127,7 @@ def _provenance(record):
     if data and data.get("checksum_verified") is False:
         marks.append("data checksum not verified (re-encoded copy of CIFAR-10)")
     env = record.get("env", {})
-    kernels = (f", CPU kernels {env['cpu_capability']}, {env['threads']} thread{'s' if env['threads'] != 1 else ''}"
-               if env.get("cpu_capability") and str(env.get("device", "")).startswith("cpu") else "")
+    kernels = _kernels(env)
     seconds = [sum(run["history"].get("seconds") or [0]) for run in _runs(record)]
     took = (f"{sum(seconds) / 60:.1f} minutes of training ({' + '.join(f'{s / 60:.1f}' for s in seconds)})"
             if len(seconds) > 1 else f"{seconds[0] / 60:.1f} minutes of training" if seconds
@@ -152,8 +158,7 @@ def _machine(run):
     env = run.get("env") or {}
     if not env:
         return "Machine: not recorded (trained before the package recorded it)."
-    kernels = (f", CPU kernels {env['cpu_capability']}, {env['threads']} thread{'s' if env['threads'] != 1 else ''}"
-               if env.get("cpu_capability") and str(env.get("device", "")).startswith("cpu") else "")
+    kernels = _kernels(env)
     return f"Trained on {env.get('device', '?')}{kernels}, torch {env.get('torch', '?')}."
 
 
@@ -327,10 +332,6 @@ def _section_bench(out):
     return ["## Speed", ""] + lines + [""] if lines else []
 
 
-def _median(values):
-    return statistics.median(values) if isinstance(values, list) else values
-
-
 def times_table(out):
     """Markdown lines: each question's measured training time (from its JSON) and, per CPU
     kernel family that `bench --recipes` measured, the training time its speed implies."""
@@ -341,28 +342,22 @@ def times_table(out):
         env = r.get("env") or {}
         if env.get("cpu_capability") and isinstance(r.get("images_per_second"), dict):
             benches.append((env["cpu_capability"], env.get("threads"), r["images_per_second"]))
-    # question, script, run key (None: the record is the run), recipe timed by the bench, runs of it
+    # question, script, recipe of its runs (None: all of them), recipe timed by the bench, runs of it
     rows = [("1.3.1-1.3.4 baseline", "q1_3_train", None, "baseline", 1),
-            ("1.3.5-1.3.6 dropout sweep", "q1_3_dropout", "*", "baseline", 3),
+            ("1.3.5-1.3.6 dropout sweep", "q1_3_dropout", None, "baseline", 3),
             ("1.3.7 student recipe", "q1_3_improve", "student", "student", 1),
             ("1.3.7 best recipe", "q1_3_improve", "best", "best", 1)]
     lines = ["| question | measured training time | machine | "
              + " | ".join(f"from the speed with {cap} kernels, {threads} threads" for cap, threads, _ in benches) + " |",
              "|---|---:|---|" + "---:|" * len(benches)]
     for question, script, key, recipe, n_runs in rows:
-        record = read_record(out / f"{script}.json")
-        if record and key == "*":
-            runs = list((record.get("runs") or {}).values())
-        elif record and key:
-            runs = [(record.get("runs") or {}).get(key)] if (record.get("runs") or {}).get(key) else []
-        else:
-            runs = [record] if record and "history" in record else []
-        runs = [run for run in runs if isinstance(run, dict) and not record.get("quick")]
+        record = read_record(out / f"{script}.json", quick=False)
+        runs = [run for run in (_runs(record) if record else []) if key is None or run.get("recipe") == key]
         measured = sum(sum(run["history"].get("seconds") or [0]) for run in runs) / 60 if runs else None
         machines = sorted({_machine(run).removeprefix("Trained on ").rstrip(".") if run.get("env") else "not recorded"
                            for run in runs})
         epochs = max((run["train_config"]["epochs"] for run in runs), default=20)
-        estimates = [f"{n_runs * epochs * 45000 / _median(rates[recipe]) / 60:.0f} min" if recipe in rates else "-"
+        estimates = [f"{n_runs * epochs * 45000 / statistics.median(rates[recipe]) / 60:.0f} min" if recipe in rates else "-"
                      for _, _, rates in benches]
         lines.append(f"| {question} | {f'{measured:.0f} min' if measured is not None else 'not run yet'} | "
                      f"{'; '.join(machines) or '-'} | " + " | ".join(estimates) + (" |" if benches else "|"))

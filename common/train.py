@@ -198,7 +198,8 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
               "best_val_acc": best["acc"], "best_val_epoch": best["epoch"], "final_val_acc": history["val_acc"][-1],
               # The median: robust to epochs slowed by other work on the machine.
               "epoch_seconds": statistics.median(history["seconds"]), "train_seconds": sum(history["seconds"])}
-    return {**result, **final_scores(model, best_model, data, cfg)}, model, best_model
+    best_is_final = best["epoch"] == history["epoch"][-1]
+    return {**result, **final_scores(model, best_model, best_is_final, data, cfg)}, model, best_model
 
 
 def record_epoch(history, best, model, log, cfg, n_train, **epoch):
@@ -225,14 +226,14 @@ def interrupt_message(checkpoints, finished):
             f"rerun the same command with --resume to go on from there.")
 
 
-def final_scores(model, best_model, data, cfg):
+def final_scores(model, best_model, best_is_final, data, cfg):
     """The test accuracy of the final and the best-validation weights, with the run's
     test-time views; for the 1.3.7 ablation, also what those views add."""
     views = {"tta_flip": cfg.tta_flip, "tta_shift": cfg.tta_shift}
     final = evaluate(model, data.test_x, data.test_y, **views)[1]
-    same = all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), best_model.state_dict().values()))
     scores = {"final_test_acc": final,  # the best weights are often the final ones: one pass then
-              "best_model_test_acc": final if same else evaluate(best_model, data.test_x, data.test_y, **views)[1]}
+              "best_model_test_acc": final if best_is_final else evaluate(best_model, data.test_x, data.test_y,
+                                                                         **views)[1]}
     if cfg.tta_shift:  # the final model's validation accuracy with every test-time view
         scores["final_val_acc_all_views"] = evaluate(model, data.val_x, data.val_y, **views)[1]
         scores["final_test_acc_flip_only"] = evaluate(model, data.test_x, data.test_y, tta_flip=cfg.tta_flip)[1]
