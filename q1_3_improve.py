@@ -1,20 +1,28 @@
-"""Question 1.3.7: the student's improved model, and a far better one in the same 20 epochs.
+"""Question 1.3.7: the student's improved model, and far better ones in a similar time.
 
-    python q1_3_improve.py                      # --recipe best: BN, augmentation, one-cycle, ...
+    python q1_3_improve.py                      # --recipe best: airbench-style whitened net, 12 epochs
     python q1_3_improve.py --recipe student     # lr 0.01, momentum 0.85, dropout 0.55, GELU
-    python q1_3_improve.py --no-augment --out figures/ablation/no_augment   # one ablation
+    python q1_3_improve.py --recipe bn_onecycle # the earlier best: BN, augmentation, one-cycle, 20 epochs
+    python q1_3_improve.py --no-lookahead --epochs 4 --out figures/ablation/best_no_lookahead_4ep  # an ablation
 """
 import re
 import time
 from pathlib import Path
 
+import torch
+
 from common import cli
-from common.config import QUICK, RECIPES, as_dict, as_flags, differences
+from common.config import QUICK, RECIPES, TrainConfig, as_dict, as_flags, as_words, differences
 from common.data import to_device
-from common.experiment import load_data, train_or_reuse
+from common.experiment import load_data, title, train_or_reuse
+from common.plots import plot_accuracy_against_time
+from common.report import TARGET, TIME_FIGURE, minutes_axis
 from common.results import data_info, read_record, write_record
 
 SCRIPT = "q1_3_improve"
+RECIPE_LABELS = {"student": "student recipe (lr 0.01, momentum 0.85, dropout 0.55, GELU)",
+                 "bn_onecycle": "bn_onecycle recipe (the earlier best: BN, augmentation, one-cycle)",
+                 "best": "best recipe (airbench-style: whitening, lookahead, ...)"}
 
 
 def main():
@@ -32,15 +40,10 @@ def main():
     flags = as_flags(differences(cfg, cli.recipe_config(recipe, QUICK[args.recipe] if args.quick else None)))
     device = cli.pick_device(args.device)
     data, train_idx, val_idx = load_data(args)
+    settings = ", ".join(as_words(differences(cfg, TrainConfig(seed=cfg.seed))))
     print(f"1.3.7 recipe {args.recipe}: {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} on {len(train_idx)} "
-          f"images, device {device}, batch {cfg.batch_size}, lr {cfg.lr}, momentum {cfg.momentum}, dropout "
-          f"{cfg.dropout}, {cfg.activation}" + (f", widths {cfg.widths}, batch norm {cfg.batch_norm}, augment "
-                                                f"{cfg.augment}, {cfg.schedule} schedule, weight decay "
-                                                f"{cfg.weight_decay}, label smoothing {cfg.label_smoothing}, "
-                                                f"test-time flip {cfg.tta_flip}, test-time shifts {cfg.tta_shift}"
-                                                if args.recipe == "best" else ""))
-    heading = (f"Question 1.3.7, {args.recipe} recipe (batch {cfg.batch_size}, lr {cfg.lr}, momentum {cfg.momentum}, "
-               f"dropout {cfg.dropout}, {cfg.activation}" + (", BN, augmentation, one-cycle" if args.recipe == "best" else "") + ")")
+          f"images, device {device}; settings beside the baseline's: {settings}")
+    heading = f"Question 1.3.7, {RECIPE_LABELS[args.recipe]}" + (f" with {' '.join(flags)}" if flags else "")
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", " ".join(flags)).strip("_")
     earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}
     result, figures, _ = train_or_reuse(args, cfg, (earlier.get("runs") or {}).get(args.recipe),
@@ -54,6 +57,14 @@ def main():
     runs = {k: v for k, v in (earlier.get("runs") or {}).items() if k != args.recipe}
     kept_figures = [f for f in earlier.get("figures") or [] if not f.startswith(f"q1_3_7_{args.recipe}_")]
     runs[args.recipe] = {**result, "recipe": args.recipe, "train_config": as_dict(cfg), "flags": flags}
+    kept_figures = [f for f in kept_figures if f != TIME_FIGURE]
+    if len(runs) > 1:  # every recipe run so far, on one time axis
+        minutes, axis = minutes_axis(runs, args.out, torch.backends.cpu.get_cpu_capability())
+        plot_accuracy_against_time({RECIPE_LABELS[k].split(" (")[0]: (minutes[k], run["history"]["val_acc"])
+                                    for k, run in runs.items()}, TARGET,
+                                   f"{TARGET}%: the report's student recipe (final test)", f"{args.out}/{TIME_FIGURE}",
+                                   title(args, "1.3.7: validation accuracy against training time"), axis)
+        figures.append(TIME_FIGURE)
     path = write_record(args, SCRIPT, device, data_info(data, train_idx, val_idx),
                         {"runs": runs, "flags": flags}, kept_figures + figures, started)
     print(f"wrote {', '.join(f'{args.out}/{f}' for f in figures)} and {path}")

@@ -62,7 +62,7 @@ class Checkpoints:
     def path(self, kind):
         return Path(self.folder) / f"{self.name}_{kind}.pt"
 
-    def save_epoch(self, cfg, epoch, model, optimizer, scheduler, shuffle, history, steps, best):
+    def save_epoch(self, cfg, epoch, model, optimizer, scheduler, shuffle, history, steps, best, lookahead=None):
         """Everything --resume needs to go on exactly where this epoch ended."""
         Path(self.folder).mkdir(parents=True, exist_ok=True)
         save({"config": as_dict(cfg), "epoch": epoch, "model": model.state_dict(),
@@ -70,9 +70,10 @@ class Checkpoints:
               "scheduler": scheduler.state_dict() if scheduler else None,
               "shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state(),
               "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-              "history": history, "steps": steps, "best": best}, self.path("last"))
+              "history": history, "steps": steps, "best": best,
+              "lookahead": lookahead.average if lookahead else None}, self.path("last"))
 
-    def resume(self, cfg, device, model, optimizer, scheduler, shuffle):
+    def resume(self, cfg, device, model, optimizer, scheduler, shuffle, lookahead=None):
         """Restore the last finished epoch: (epoch, history, steps, best), or None when there
         is no checkpoint yet. Refuses one made with other settings or another model."""
         path = self.path("last")
@@ -91,6 +92,9 @@ class Checkpoints:
             if scheduler:
                 scheduler.load_state_dict(state["scheduler"])
             shuffle.set_state(state["shuffle_rng"])
+            if lookahead:
+                for name, average in lookahead.average.items():
+                    average.copy_(state["lookahead"][name])
             torch.set_rng_state(state["torch_rng"])
         except (RuntimeError, KeyError, ValueError, TypeError) as error:
             raise DataError(f"--resume found {path}, but its weights do not fit this version of the "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .config import QUICK_TEST, QUICK_TRAIN, QUICK_VAL, SCHEDULES, TrainConfig, as_words, differences, plain
+from .config import QUICK_TEST, QUICK_TRAIN, QUICK_VAL, TrainConfig, as_words, differences, plain
 from .data import default_data_dir
 from .errors import DataError, Interrupted, UsageError
 from .report import refresh_reports
@@ -40,7 +40,8 @@ unit_interval = _type(float, lambda v: 0 <= v < 1, "a number at least 0 and belo
 # Flag types by field; a field not named here takes its default's type, and check() has the
 # last word on every value.
 FLAG_TYPES = {"epochs": positive_int, "batch_size": positive_int, "lr": positive_float,
-              "momentum": unit_interval, "dropout": unit_interval, "widths": positive_int}
+              "momentum": unit_interval, "dropout": unit_interval, "widths": positive_int,
+              "lr_ends": positive_float, "bias_lr_scale": positive_float}
 
 
 def add_data_flags(p):
@@ -85,8 +86,8 @@ def add_training_flags(parser, shown=None, recipe=False, exclude=()):
         elif isinstance(f.default, tuple):
             group.add_argument(flag, type=FLAG_TYPES.get(f.name, int), nargs="+", default=None,
                                metavar=meta["metavar"], help=text)
-        elif f.name == "schedule":
-            group.add_argument(flag, choices=SCHEDULES, default=None, help=text)
+        elif meta["choices"]:
+            group.add_argument(flag, choices=meta["choices"], default=None, help=text)
         else:
             group.add_argument(flag, type=FLAG_TYPES.get(f.name, type(f.default)), default=None, help=text)
     group.add_argument("--resume", action="store_true",

@@ -1,4 +1,5 @@
-"""The ConvNet of question 1.2.1, and its wider batch-normalized sibling for 1.3.7."""
+"""The ConvNet of question 1.2.1, its wider batch-normalized sibling, and the whitened
+net of the 1.3.7 best recipe (after KellerJordan's airbench94)."""
 from collections import OrderedDict
 
 import torch
@@ -46,6 +47,77 @@ class ConvNet(nn.Sequential):
                    (f"{activation}{n + 1}", act()),
                    ("fc2", nn.Linear(hidden, n_classes))]
         super().__init__(OrderedDict(layers))
+
+
+class Norm(nn.BatchNorm2d):
+    """Batch norm without a learned scale (what follows is scale-free: a GELU fed by a
+    unit-variance input, or another norm), only a shift; airbench's eps and momentum."""
+
+    def __init__(self, width, momentum=0.4):
+        super().__init__(width, eps=1e-12, momentum=momentum)
+        self.weight.requires_grad_(False)
+
+
+class IdentityInitConv(nn.Conv2d):
+    """A 3x3 conv whose first in_channels filters start as the identity (the rest at
+    PyTorch's default): each stage starts by passing its input on, which lets a deep
+    stack without residual connections train from its first steps."""
+
+    def __init__(self, c_in, c_out):
+        super().__init__(c_in, c_out, 3, padding=1, bias=False)
+        with torch.no_grad():
+            nn.init.dirac_(self.weight[:min(c_in, c_out)])
+
+
+class Scale(nn.Module):
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+
+class WhitenedNet(nn.Sequential):
+    """whiten (a 2x2 conv, 24 filters) - GELU, then stages of [conv - maxpool - norm - GELU -
+    conv - norm - GELU], a 3x3 max-pool over what is left, and a bias-free linear layer
+    whose logits are scaled by 1/9.
+
+    The first layer sees 2x2 patches; whiten() fixes its filters to the eigenvectors of the
+    patches' covariance over training images, divided by the square roots of their
+    eigenvalues (and their negatives, so a GELU loses nothing): its output is decorrelated
+    with unit variance, which the plain SGD after it learns from much faster. With
+    learn_first=True the same layer is an ordinary learned conv (the ablation).
+    """
+
+    def __init__(self, widths=(64, 256, 256), learn_first=False, activation="gelu", n_classes=10):
+        act = ACTIVATIONS[activation]
+        layers, c_in = [("whiten", nn.Conv2d(3, 24, 2, bias=True)), (f"{activation}0", act())], 24
+        for stage, width in enumerate(widths, start=1):
+            layers += [(f"conv{stage}a", IdentityInitConv(c_in, width)), (f"pool{stage}", nn.MaxPool2d(2)),
+                       (f"norm{stage}a", Norm(width)), (f"{activation}{stage}a", act()),
+                       (f"conv{stage}b", IdentityInitConv(width, width)),
+                       (f"norm{stage}b", Norm(width)), (f"{activation}{stage}b", act())]
+            c_in = width
+        layers += [("pool", nn.AdaptiveMaxPool2d(1)), ("flatten", nn.Flatten()),
+                   ("fc", nn.Linear(c_in, n_classes, bias=False)), ("scale", Scale(1 / 9))]
+        super().__init__(OrderedDict(layers))
+        with torch.no_grad():
+            self.whiten.bias.zero_()
+        self.whiten.weight.requires_grad_(learn_first)
+
+
+def patch_whitening(images, size=2, eps=5e-4):
+    """Filters (2*C*size*size, C, size, size) that whiten the size x size patches of images
+    (N x C x H x W): the covariance's eigenvectors scaled by 1/sqrt(eigenvalue + eps),
+    then the same filters negated."""
+    c = images.shape[1]
+    patches = images.unfold(2, size, 1).unfold(3, size, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, c * size * size)
+    patches = patches.double()
+    covariance = patches.T @ patches / len(patches)
+    eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
+    filters = (eigenvectors.T / (eigenvalues[:, None] + eps).sqrt()).reshape(-1, c, size, size)
+    return torch.cat([filters, -filters]).float()
 
 
 def count_params(model):

@@ -98,3 +98,19 @@ def plot_predictions(images, true, pred, probs, path, title):
             spine.set_linewidth(3)
     fig.suptitle(title, fontsize=11)
     _save(fig, path)
+
+
+def plot_accuracy_against_time(runs, target, target_label, path, title, xlabel):
+    """1.3.7: validation accuracy against training minutes, one line per run ({label:
+    (minutes at the end of each epoch, validation accuracies)}), with the target marked."""
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    for label, (minutes, accuracies) in runs.items():
+        ax.plot(minutes, accuracies, "o-", ms=3, label=label)
+    ax.axhline(target, color="grey", ls="--", lw=1, label=target_label)
+    ax.set_xlabel("\n".join(textwrap.wrap(xlabel, 90)), fontsize=8)
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_xlim(left=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)

@@ -14,12 +14,14 @@ import torch.nn.functional as F
 
 from .data import batches, nchw
 from .errors import Interrupted
-from .model import ConvNet
+from .model import ConvNet, WhitenedNet, patch_whitening
 from .step import make_steps
 
 
-def augment_batch(x_nhwc, generator, pad=4):
-    """Random crop after reflect padding, and random horizontal flip, on a whole batch.
+def augment_batch(x_nhwc, generator, pad=4, flip=None):
+    """Random crop after reflect padding (a shift of up to pad pixels each way), and a
+    horizontal flip of the images where flip is true (random where flip is None), on a
+    whole batch.
 
     One gather builds every crop at once: per-image row and column offsets index the
     padded batch, so no Python loop runs over images.
@@ -29,11 +31,46 @@ def augment_batch(x_nhwc, generator, pad=4):
     padded = F.pad(x_nhwc.permute(0, 3, 1, 2), (pad, pad, pad, pad), mode="reflect").permute(0, 2, 3, 1)
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(device)
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(device)
-    flip = (torch.rand(n, generator=generator) < 0.5).to(device)
+    if flip is None:
+        flip = (torch.rand(n, generator=generator) < 0.5).to(device)
     rows = dy[:, None] + torch.arange(h, device=device)
     cols = dx[:, None] + torch.arange(w, device=device)
     cols = torch.where(flip[:, None], cols.flip(1), cols)  # a mirrored crop reads columns backwards
     return padded[torch.arange(n, device=device)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def alternating_flips(n, seed, device):
+    """airbench's flip: a seeded half of the images is mirrored in odd epochs and the other
+    half in even ones, so every pair of epochs sees each image both ways (random flips leave
+    a quarter of the images unmirrored or always mirrored over two epochs)."""
+    first = torch.rand(n, generator=torch.Generator().manual_seed(seed + 1)) < 0.5
+    return lambda epoch: (first ^ (epoch % 2 == 0)).to(device)
+
+
+class Lookahead:
+    """airbench's weight averaging: every 5 steps an average of the weights (and batch-norm
+    statistics) moves toward them and they are reset to it; the average's inertia grows
+    as the cube of progress, to 0.95**5 at the end, when the weights become the average."""
+
+    every = 5
+
+    def __init__(self, model, total_steps):
+        self.model, self.total_steps = model, total_steps
+        self.average = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+
+    def decay(self, step):
+        return 0.95 ** 5 * (step / self.total_steps) ** 3
+
+    @torch.no_grad()
+    def after_step(self, step):
+        """After global step `step` (counted from 1)."""
+        if step % self.every and step < self.total_steps:
+            return
+        weights = self.model.state_dict()
+        for name, average in self.average.items():
+            if step % self.every == 0:
+                average.lerp_(weights[name], 1 - self.decay(step))
+            weights[name].copy_(average)
 
 
 @torch.no_grad()
@@ -63,24 +100,38 @@ def predict_logits(model, x_nhwc, tta_flip=False, tta_shift=False):
     return sum(model(view.contiguous(memory_format=torch.channels_last)) for view in views) / len(views)
 
 
-def build_model(cfg, device):
+def build_model(cfg, device, train_x=None):
+    """cfg's model, seeded; the whitened net's first layer is fitted to train_x's first
+    5,000 images (NHWC, normalized), as airbench fits it to the training data."""
     torch.manual_seed(cfg.seed)
-    model = ConvNet(cfg.dropout, cfg.activation, tuple(cfg.widths), cfg.batch_norm)
+    if cfg.net == "whitened":
+        model = WhitenedNet(tuple(cfg.widths), learn_first=not cfg.whiten, activation=cfg.activation)
+        if cfg.whiten:
+            with torch.no_grad():
+                model.whiten.weight.copy_(patch_whitening(nchw(train_x[:5000]).cpu().float()))
+    else:
+        model = ConvNet(cfg.dropout, cfg.activation, tuple(cfg.widths), cfg.batch_norm)
     return model.to(device=device, memory_format=torch.channels_last)
 
 
 def make_optimizer(model, cfg, steps_total):
     # Weight decay on weights only: decaying batch-norm scales and biases only slows learning.
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
+    # Batch-norm shifts may learn bias_lr_scale times faster (airbench): with no learned
+    # scale, a shift is all a norm learns, and at the weights' rate it barely moves.
+    params = [p for p in model.parameters() if p.requires_grad]
+    shifts = [m.bias for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) and m.bias.requires_grad]
+    ids = {id(p) for p in shifts}
+    groups = [{"params": [p for p in params if p.ndim > 1], "weight_decay": cfg.weight_decay, "lr": cfg.lr},
+              {"params": [p for p in params if p.ndim <= 1 and id(p) not in ids], "weight_decay": 0.0, "lr": cfg.lr},
+              {"params": shifts, "weight_decay": 0.0, "lr": cfg.lr * cfg.bias_lr_scale}]
+    groups = [g for g in groups if g["params"]]
     optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
     scheduler = None
     if cfg.schedule == "onecycle":
+        first, last = cfg.lr_ends
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=cfg.lr, total_steps=steps_total, pct_start=cfg.warmup,
-            anneal_strategy="linear", cycle_momentum=False, div_factor=10.0, final_div_factor=100.0)
+            optimizer, max_lr=[g["lr"] for g in groups], total_steps=steps_total, pct_start=cfg.warmup,
+            anneal_strategy="linear", cycle_momentum=False, div_factor=1 / first, final_div_factor=first / last)
     return optimizer, scheduler
 
 
@@ -117,9 +168,12 @@ class Progress:
         self.images_left -= n_train
 
 
-def train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, report_steps):
+def train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, report_steps, flips=None, lookahead=None,
+                steps_before=0):
     """One pass over the training tensors with sgd_step (common.step: eager, or CUDA graphs);
-    returns (mean loss, accuracy in percent).
+    returns (mean loss, accuracy in percent). flips: which training images to mirror (a
+    bool per image) instead of random flips; lookahead: called after every step with the
+    run's step count (steps_before + this epoch's).
 
     Losses and hits are summed on the device; they are read back (a host sync) only every
     cfg.log_every steps, when report_steps(step, images, loss, acc) is called with the
@@ -132,11 +186,13 @@ def train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, report_steps):
     for step, idx in enumerate(batches(len(data.train_y), cfg.batch_size, shuffle, data.train_y.device), start=1):
         x = data.train_x[idx]
         if cfg.augment:
-            x = augment_batch(x, shuffle)
+            x = augment_batch(x, shuffle, cfg.crop_pad, None if flips is None else flips[idx])
         y = data.train_y[idx]
         batch_loss, batch_correct = sgd_step(x, y)
         if scheduler:
             scheduler.step()
+        if lookahead:
+            lookahead.after_step(steps_before + step)
         epoch_loss += batch_loss
         epoch_correct += batch_correct
         log_loss += batch_loss
@@ -161,12 +217,14 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
     cfg.check()
     n_train = len(data.train_y)
     steps_per_epoch = math.ceil(n_train / cfg.batch_size)
-    model = build_model(cfg, device)
+    model = build_model(cfg, device, data.train_x)
     optimizer, scheduler = make_optimizer(model, cfg, cfg.epochs * steps_per_epoch)
+    lookahead = Lookahead(model, cfg.epochs * steps_per_epoch) if cfg.lookahead else None
+    flips = alternating_flips(n_train, cfg.seed, device) if cfg.alternate_flip else lambda epoch: None
     shuffle = torch.Generator().manual_seed(cfg.seed)
     history = {key: [] for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")}
     steps, best, done = [], {"acc": -1.0, "epoch": 0, "state": None}, 0
-    restored = checkpoints.resume(cfg, device, model, optimizer, scheduler, shuffle) if resume and checkpoints else None
+    restored = checkpoints.resume(cfg, device, model, optimizer, scheduler, shuffle, lookahead) if resume and checkpoints else None
     if restored:
         done, history, steps, best = restored
         log(f"resuming {checkpoints.name} after epoch {done} from {checkpoints.path('last')}")
@@ -179,14 +237,16 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
         for epoch in range(done + 1, cfg.epochs + 1):
             started = time.perf_counter()
             progress.start_epoch(epoch)
-            train_loss, train_acc = train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, progress)
+            train_loss, train_acc = train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, progress,
+                                                flips(epoch), lookahead, (epoch - 1) * steps_per_epoch)
             progress.end_epoch(n_train)
             val_loss, val_acc = evaluate(model, data.val_x, data.val_y, tta_flip=cfg.tta_flip)
             best = record_epoch(history, best, model, log, cfg, n_train, epoch=epoch, train_loss=train_loss,
                                 train_acc=train_acc, val_loss=val_loss, val_acc=val_acc,
                                 lr=optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - started)
             if checkpoints:
-                checkpoints.save_epoch(cfg, epoch, model, optimizer, scheduler, shuffle, history, steps, best)
+                checkpoints.save_epoch(cfg, epoch, model, optimizer, scheduler, shuffle, history, steps, best,
+                                       lookahead)
     except KeyboardInterrupt:
         raise Interrupted(interrupt_message(checkpoints, history["epoch"])) from None
 

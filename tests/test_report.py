@@ -3,8 +3,10 @@ import json
 import re
 from dataclasses import asdict
 
+import pytest
+
 from common.report import build_report, write_report
-from common.config import BEST, TrainConfig
+from common.config import BEST, BN_ONECYCLE, RECIPES, STUDENT, TrainConfig
 
 
 def history(n):
@@ -75,7 +77,7 @@ def test_every_linked_figure_exists(tmp_path):
     for link in links:
         assert (tmp_path / link).exists(), link
     assert "| p = 0.5" not in text and "### p = 0.5" in text
-    assert "best recipe: not run yet" in text
+    assert "not run yet (`python q1_3_improve.py --recipe best`)" in text
 
 
 def test_broken_json_is_reported_not_fatal(tmp_path):
@@ -91,12 +93,12 @@ def test_ablation_runs_form_one_table(tmp_path):
             "history": {**history(4), "seconds": [50.0] * 4}}
     write(folder, "q1_3_improve", {**common(), "runs": {"best": best}, "flags": ["--epochs 4", "--no-augment"]})
     text = build_report(tmp_path)
-    assert "| no_augment_4ep | epochs 4, no augment | 4 | 85.00 | 63.00 | 50.0 |" in text
+    assert "| no_augment_4ep | epochs 4, no augment | 4 | 85.00 | - | 63.00 | 50.0 |" in text
     full = {**run(88.0), "train_config": recipe, "history": {**history(20), "seconds": [60.0] * 20}}
     write(tmp_path, "q1_3_improve", {**common(), "runs": {"best": full}, "flags": []})
     text = build_report(tmp_path)
     # The full recipe heads the table, then the shorter runs.
-    head = "| the best recipe (above) | none: the recipe | 20 | 88.00 |"
+    head = f"| the best recipe (above) | none: the recipe | {recipe['epochs']} | 88.00 |"
     assert head in text and text.index(head) < text.index("| no_augment_4ep |")
     assert "over seeds" not in text  # one run of the recipe gives no spread
     seed1 = tmp_path / "ablation" / "seed1_20ep"
@@ -104,20 +106,55 @@ def test_ablation_runs_form_one_table(tmp_path):
     write(seed1, "q1_3_improve", {**common(), "runs": {"best": {**full, "final_test_acc": 87.0,
                                                                "train_config": {**recipe, "seed": 1}}}})
     text = build_report(tmp_path)
-    assert "| seed1_20ep | seed 1 | 20 | 87.00 |" in text
+    assert f"| seed1_20ep | seed 1 | {recipe['epochs']} | 87.00 |" in text
     assert "over seeds 0, 1: final test 88.00, 87.00%; mean 87.50%, from 87.00% to 88.00%." in text
 
 
-def test_ablation_rows_name_what_differs_from_todays_recipe():
-    from common.report import differences_from_best
-    recipe = asdict(TrainConfig(**BEST))
-    assert differences_from_best(recipe) == []
-    assert differences_from_best({**recipe, "widths": list(recipe["widths"])}) == []  # as JSON stores it
-    assert differences_from_best({**recipe, "lr": 0.1, "batch_norm": False, "widths": [32, 64]}) == \
-        ["lr 0.1", "widths 32 64", "no batch_norm"]
+def test_ablation_rows_name_what_differs_from_their_own_recipe(tmp_path):
+    folder = tmp_path / "ablation"
+    best, older = asdict(TrainConfig(**BEST)), asdict(TrainConfig(**BN_ONECYCLE))
+    runs = {"best_no_lookahead_4ep": ("best", {**best, "epochs": 4, "lookahead": False}),
+            "no_augment_4ep": ("bn_onecycle", {**older, "epochs": 4, "augment": False, "widths": [32, 64, 128]}),
+            "before_tta_shift": ("bn_onecycle", {k: v for k, v in older.items() if k != "tta_shift"})}
+    for name, (recipe, config) in runs.items():
+        (folder / name).mkdir(parents=True)
+        write(folder / name, "q1_3_improve", {**common(), "runs": {recipe: {
+            **run(85.0), "train_config": config, "history": {**history(4), "seconds": [50.0] * 4}}}})
+    write(tmp_path, "q1_3_improve", {**common(), "runs": {
+        recipe: {**run(90.0), "train_config": asdict(TrainConfig(**RECIPES[recipe])),
+                 "history": {**history(4), "seconds": [50.0] * 4}} for recipe in ("best", "bn_onecycle")}})
+    text = build_report(tmp_path)
+    best_table = text[text.index("### Ablation of the best recipe"):text.index("### Ablation of the bn_onecycle")]
+    assert "| best_no_lookahead_4ep | epochs 4, no lookahead | 4 | 85.00 |" in best_table
+    assert "no_augment_4ep" not in best_table
+    older_table = text[text.index("### Ablation of the bn_onecycle"):]
+    assert "| no_augment_4ep | epochs 4, no augment | 4 | 85.00 |" in older_table  # lists as JSON stores them
     # A run from before a setting existed had that setting's default.
-    older = {k: v for k, v in recipe.items() if k != "tta_shift"}
-    assert differences_from_best(older) == ["no tta_shift"]
+    assert "| before_tta_shift | no tta_shift | 20 |" in older_table
+
+
+def test_the_report_says_when_each_recipe_first_reaches_the_students_80_15(tmp_path):
+    from common.report import TIME_FIGURE, crossing_minutes
+    assert crossing_minutes({"val_acc": [70.0, 80.0, 80.15, 85.0], "seconds": [60.0] * 4}) == pytest.approx(3.0)
+    assert crossing_minutes({"val_acc": [70.0, 80.0], "seconds": [60.0] * 2}) is None
+    student = {**run(78.0), "best_val_acc": 79.0, "train_config": asdict(TrainConfig(**STUDENT)),
+               "history": {**history(4), "val_acc": [60.0, 70.0, 78.0, 79.0], "seconds": [300.0] * 4}}
+    best = {**run(92.0), "train_config": asdict(TrainConfig(**BEST)),
+            "history": {**history(4), "val_acc": [70.0, 81.0, 88.0, 92.0], "seconds": [120.0] * 4}}
+    write(tmp_path, "q1_3_improve", {**common(), "runs": {"student": student, "best": best},
+                                     "figures": [TIME_FIGURE]})
+    # The bench's estimate of whole runs on one CPU: the student 20 min, the best recipe 26 min.
+    epochs = TrainConfig(**BEST).epochs
+    (tmp_path / "bench_recipes_cpu_avx2.json").write_text(json.dumps({
+        "env": {"cpu_capability": "AVX2", "threads": 2, "device": "cpu"}, "config": {},
+        "images_per_second": {"student": [500.0], "best": [400.0]},
+        "training_seconds": {"student": [1200.0], "best": [26.0 * 60]}}))
+    text = build_report(tmp_path)
+    assert "- student recipe: never reaches 80.15% validation accuracy in its 4 epochs (best 79.00%)." in text
+    at = 2 * 26.0 / epochs
+    assert (f"- best recipe: first reaches it after epoch 2, at 4.0 training minutes measured; from the bench's "
+            f"speeds with AVX2 kernels, 2 threads: {at:.1f} min, {at / 20:.2f} of the student recipe's 20.0 min.") in text
+    assert f"![{TIME_FIGURE}]({TIME_FIGURE})" in text
 
 
 def test_a_difference_lost_in_rounding_reads_plus_zero():
@@ -149,7 +186,7 @@ def test_times_table_estimates_each_question_from_the_measured_speed(tmp_path):
     lines = times_table(tmp_path)
     assert "from the speed with AVX2 kernels, 2 threads" in lines[0]
     baseline = next(line for line in lines if line.startswith("| 1.3.1-1.3.4"))
-    assert "| 2 min |" in baseline and baseline.endswith("| 2 min |")  # 2 x 45,000 / 750 s
+    assert "| 2 min |" in baseline and baseline.endswith("| 20 min |")  # measured 2 x 60 s; 20 x 45,000 / 750 s
     dropout = next(line for line in lines if line.startswith("| 1.3.5-1.3.6"))
     assert "not run yet" in dropout and dropout.endswith("| 60 min |")  # 3 runs x 20 epochs
 
