@@ -419,7 +419,7 @@ def _section_bench(out):
         r = read_record(path)
         if r is None:
             continue
-        device = r["env"]["device"]
+        device = r["env"]["device"] + _kernels(r["env"])
         if "median_ratio" in r:
             lines += [f"- `python -m common.bench --device {r['config']['device']}` on {device}: naive pipeline "
                       f"{', '.join(f'{x:.0f}' for x in r['naive_images_per_second'])} img/s, this package "
