@@ -249,15 +249,25 @@ RECIPE_TITLES = {"student": "student recipe (the report's 1.3.7)",
 TARGET = REPORT["student"]["final_test_acc"]  # the student's 80.15%, the mark 1.3.7 has to beat
 
 
+def elapsed_minutes(history):
+    """Training minutes (epoch times summed) at the end of each epoch of a run."""
+    minutes, elapsed = [], 0.0
+    for seconds in history["seconds"]:
+        elapsed += seconds / 60
+        minutes.append(elapsed)
+    return minutes
+
+
+def first_epoch_at(history, target=TARGET):
+    """The index of the first epoch whose validation accuracy reaches target; None if none does."""
+    return next((i for i, acc in enumerate(history["val_acc"]) if acc >= target), None)
+
+
 def crossing_minutes(history, target=TARGET):
-    """Training minutes (epoch times summed) until the first epoch whose validation accuracy
-    reaches target; None if none does."""
-    elapsed = 0.0
-    for acc, seconds in zip(history["val_acc"], history["seconds"]):
-        elapsed += seconds
-        if acc >= target:
-            return elapsed / 60
-    return None
+    """Training minutes until the first epoch whose validation accuracy reaches target; None
+    if none does."""
+    i = first_epoch_at(history, target)
+    return None if i is None else elapsed_minutes(history)[i]
 
 
 def _section_improve(r):
@@ -305,12 +315,13 @@ def _section_time_to_target(out):
     lines = [f"### Validation accuracy against training time, and the student's {TARGET}%", ""]
     for label, recipe, run in runs:
         history = run["history"]
-        epoch = next((e for e, acc in zip(history["epoch"], history["val_acc"]) if acc >= TARGET), None)
-        if epoch is None:
+        i = first_epoch_at(history)
+        if i is None:
             lines.append(f"- {label}: never reaches {TARGET}% validation accuracy in its {len(history['epoch'])} "
                          f"epochs (best {run['best_val_acc']:.2f}%).")
             continue
-        text = f"- {label}: first reaches it after epoch {epoch}, at {crossing_minutes(history):.1f} training minutes measured"
+        epoch = history["epoch"][i]
+        text = f"- {label}: first reaches it after epoch {epoch}, at {elapsed_minutes(history)[i]:.1f} training minutes measured"
         for capability, threads, minutes in benches:
             if recipe in minutes and "student" in minutes:
                 at = epoch * minutes[recipe] / _recipe_epochs(recipe)
@@ -336,13 +347,8 @@ def minutes_axis(runs, out, capability):
         return ({recipe: [e * per_epoch[recipe] for e in run["history"]["epoch"]] for recipe, run in runs.items()},
                 f"training minutes on one CPU ({kernels} kernels, {threads} threads): each epoch at the speed "
                 f"python -m common.bench --recipes measured there")
-    measured = {}
-    for recipe, run in runs.items():
-        elapsed, measured[recipe] = 0.0, []
-        for seconds in run["history"]["seconds"]:
-            elapsed += seconds / 60
-            measured[recipe].append(elapsed)
-    return measured, "training minutes, each run's epoch times summed as it measured them (machines may differ)"
+    return ({recipe: elapsed_minutes(run["history"]) for recipe, run in runs.items()},
+            "training minutes, each run's epoch times summed as it measured them (machines may differ)")
 
 
 def recipe_minutes(out):
