@@ -1,6 +1,6 @@
 """Question 1.3.7: the student's improved model, and far better ones in a similar time.
 
-    python q1_3_improve.py                      # --recipe best: airbench-style whitened net, 12 epochs
+    python q1_3_improve.py                      # --recipe best: airbench-style whitened net, Muon
     python q1_3_improve.py --recipe student     # lr 0.01, momentum 0.85, dropout 0.55, GELU
     python q1_3_improve.py --recipe bn_onecycle # the earlier best: BN, augmentation, one-cycle, 20 epochs
     python q1_3_improve.py --no-lookahead --epochs 4 --out figures/ablation/best_no_lookahead_4ep  # an ablation
@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from common import cli
-from common.config import QUICK, RECIPES, TrainConfig, as_dict, as_flags, as_words, differences
+from common.config import QUICK, RECIPE_TITLES, RECIPES, TrainConfig, as_dict, as_flags, as_words, differences
 from common.data import to_device
 from common.experiment import load_data, title, train_or_reuse
 from common.plots import plot_accuracy_against_time
@@ -20,9 +20,6 @@ from common.report import TARGET, TIME_FIGURE, minutes_axis
 from common.results import data_info, read_record, write_record
 
 SCRIPT = "q1_3_improve"
-RECIPE_LABELS = {"student": "student recipe (lr 0.01, momentum 0.85, dropout 0.55, GELU)",
-                 "bn_onecycle": "bn_onecycle recipe (the earlier best: BN, augmentation, one-cycle)",
-                 "best": "best recipe (airbench-style: whitening, lookahead, ...)"}
 
 
 def main():
@@ -43,7 +40,7 @@ def main():
     settings = ", ".join(as_words(differences(cfg, TrainConfig(seed=cfg.seed))))
     print(f"1.3.7 recipe {args.recipe}: {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} on {len(train_idx)} "
           f"images, device {device}; settings beside the baseline's: {settings}")
-    heading = f"Question 1.3.7, {RECIPE_LABELS[args.recipe]}" + (f" with {' '.join(flags)}" if flags else "")
+    heading = f"Question 1.3.7, {RECIPE_TITLES[args.recipe]}" + (f" with {' '.join(flags)}" if flags else "")
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", " ".join(flags)).strip("_")
     earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}
     result, figures, _ = train_or_reuse(args, cfg, (earlier.get("runs") or {}).get(args.recipe),
@@ -60,7 +57,7 @@ def main():
     kept_figures = [f for f in kept_figures if f != TIME_FIGURE]
     if len(runs) > 1:  # every recipe run so far, on one time axis
         minutes, axis = minutes_axis(runs, args.out, torch.backends.cpu.get_cpu_capability())
-        plot_accuracy_against_time({RECIPE_LABELS[k].split(" (")[0]: (minutes[k], run["history"]["val_acc"])
+        plot_accuracy_against_time({RECIPE_TITLES[k].split(" (")[0]: (minutes[k], run["history"]["val_acc"])
                                     for k, run in runs.items()}, TARGET,
                                    f"{TARGET}%: the report's student recipe (final test)", f"{args.out}/{TIME_FIGURE}",
                                    title(args, "1.3.7: validation accuracy against training time"), axis)

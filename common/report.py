@@ -3,7 +3,7 @@ import os
 import statistics
 from pathlib import Path
 
-from .config import RECIPES, TrainConfig, as_words, differences
+from .config import RECIPE_TITLES, RECIPES, TrainConfig, as_words, differences
 from .data import CLASSES, GIVEN_STD
 from .files import write_text
 from .results import read_record
@@ -243,9 +243,6 @@ def _section_dropout(r):
     return lines + _figures(r, ["q1_3_6_predictions_raw.png", "q1_3_6_predictions_normalized.png"]) + [""]
 
 
-RECIPE_TITLES = {"student": "student recipe (the report's 1.3.7)",
-                 "bn_onecycle": "bn_onecycle recipe (the package's earlier best: batch norm, one-cycle, 20 epochs)",
-                 "best": "best recipe (after airbench94: whitening, lookahead, ...)"}
 TARGET = REPORT["student"]["final_test_acc"]  # the student's 80.15%, the mark 1.3.7 has to beat
 
 

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from common.bench import BUDGET, training_seconds, within_budget
 from common.config import BASELINE, BEST, TrainConfig
 from common.model import WhitenedNet, patch_whitening
-from common.train import Lookahead, alternating_flips, augment_batch, build_model, make_optimizer, train
+from common.train import (Lookahead, alternating_flips, augment_batch, build_model, make_optimizer, orthogonalize,
+                          train)
 
 
 def correlated_images(n=400, seed=0):
@@ -96,9 +97,10 @@ def test_the_best_schedule_warms_up_then_decays_linearly_with_faster_norm_shifts
     cfg = TrainConfig(**BEST)
     model = WhitenedNet((8, 8, 8))
     optimizer, scheduler = make_optimizer(model, cfg, steps_total=100)
-    weights, others, shifts = optimizer.param_groups
-    assert all(p.ndim > 1 for p in weights["params"]) and weights["weight_decay"] == cfg.weight_decay
+    weights, others, shifts, filters = optimizer.param_groups
+    assert weights["params"] == [model.fc.weight] and weights["weight_decay"] == cfg.weight_decay
     assert others["params"] == [model.whiten.bias]
+    assert all(p.ndim == 4 for p in filters["params"]) and filters["lr"] == pytest.approx(0.2 * cfg.filter_lr)
     lrs = []
     for _ in range(100):
         lrs.append((weights["lr"], shifts["lr"]))
@@ -109,6 +111,7 @@ def test_the_best_schedule_warms_up_then_decays_linearly_with_faster_norm_shifts
     assert lrs[-1][0] == pytest.approx(0.07 * cfg.lr, rel=0.02)  # ends at 7%
     assert lrs[61][0] == pytest.approx((lrs[41][0] + lrs[81][0]) / 2)  # a straight line down
     assert all(s == pytest.approx(64 * w) for w, s in lrs)  # norm shifts learn 64x faster
+    assert filters["lr"] / cfg.filter_lr == pytest.approx(weights["lr"] / cfg.lr)  # filters: the same shape
 
 
 def test_lookahead_resets_weights_to_their_average_every_5_steps_and_at_the_end():
@@ -161,3 +164,44 @@ def test_the_budget_check_compares_whole_training_times():
     assert ratio == pytest.approx(best.epochs * (100 + 5000 / 1500) / base) and ok == (ratio <= BUDGET)
     assert within_budget(1.51 * base, base) == (pytest.approx(1.51), False)
     assert within_budget(1.5 * base, base)[1] is True
+
+
+def test_orthogonalize_moves_every_singular_value_near_one():
+    gen = torch.Generator().manual_seed(0)
+    u, v = torch.linalg.qr(torch.randn(48, 48, generator=gen))[0], torch.linalg.qr(torch.randn(216, 48, generator=gen))[0]
+    g = u @ torch.diag(torch.logspace(-1, 1, 48)) @ v.T  # singular values from 0.1 to 10
+    for matrix in (g, g.T):  # wide and tall
+        singular_values = torch.linalg.svdvals(orthogonalize(matrix))
+        assert singular_values.min() > 0.5 and singular_values.max() < 1.3  # Muon's iteration is deliberately rough
+        assert torch.linalg.svdvals(matrix).max() / torch.linalg.svdvals(matrix).min() > 99
+
+
+def test_muon_rotates_filter_banks_at_a_fixed_norm_and_steps_the_rest_exactly_as_sgd():
+    cfg = TrainConfig(**{**BEST, "optimizer": "muon", "schedule": "constant"})
+    torch.manual_seed(0)
+    model, twin = WhitenedNet((8, 8, 8)), WhitenedNet((8, 8, 8))
+    twin.load_state_dict(model.state_dict())
+    optimizer, _ = make_optimizer(model, cfg, steps_total=10)
+    filters = [g for g in optimizer.param_groups if g.get("orthogonal")]
+    assert len(filters) == 1 and all(p.ndim == 4 for p in filters[0]["params"]) and len(filters[0]["params"]) == 6
+    assert filters[0]["lr"] == cfg.filter_lr and filters[0]["momentum"] == cfg.filter_momentum
+    named = dict(model.named_parameters())
+    sgd = torch.optim.SGD([{**g, "params": [dict(twin.named_parameters())[n] for n, p in named.items()
+                                            if any(p is q for q in g["params"])]}
+                           for g in optimizer.param_groups if not g.get("orthogonal")],
+                          lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    twins = dict(twin.named_parameters())
+    x, y = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
+    for _ in range(3):  # the same gradients into both: one forward, by the Muon-trained model
+        optimizer.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        for name, p in named.items():
+            twins[name].grad = None if p.grad is None else p.grad.clone()
+        optimizer.step()
+        sgd.step()
+    for name, p in named.items():
+        if not any(p is q for q in filters[0]["params"]) and p.requires_grad:
+            assert torch.allclose(p, twins[name], atol=1e-6), name  # SGD's update, to the last digit
+    for p in filters[0]["params"]:
+        assert p.norm().item() == pytest.approx(len(p) ** 0.5, rel=0.2)  # rescaled at the last step, then moved
+    assert not torch.allclose(model.conv2a.weight, twins["conv2a.weight"])
