@@ -260,13 +260,6 @@ def first_epoch_at(history, target=TARGET):
     return next((i for i, acc in enumerate(history["val_acc"]) if acc >= target), None)
 
 
-def crossing_minutes(history, target=TARGET):
-    """Training minutes until the first epoch whose validation accuracy reaches target; None
-    if none does."""
-    i = first_epoch_at(history, target)
-    return None if i is None else elapsed_minutes(history)[i]
-
-
 def _section_improve(r):
     lines = ["## 1.3.7 Improving the model", "", _provenance(r), ""]
     for recipe, title in RECIPE_TITLES.items():

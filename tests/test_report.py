@@ -134,9 +134,10 @@ def test_ablation_rows_name_what_differs_from_their_own_recipe(tmp_path):
 
 
 def test_the_report_says_when_each_recipe_first_reaches_the_students_80_15(tmp_path):
-    from common.report import TIME_FIGURE, crossing_minutes
-    assert crossing_minutes({"val_acc": [70.0, 80.0, 80.15, 85.0], "seconds": [60.0] * 4}) == pytest.approx(3.0)
-    assert crossing_minutes({"val_acc": [70.0, 80.0], "seconds": [60.0] * 2}) is None
+    from common.report import TIME_FIGURE, elapsed_minutes, first_epoch_at
+    crossing = {"val_acc": [70.0, 80.0, 80.15, 85.0], "seconds": [60.0] * 4}
+    assert elapsed_minutes(crossing)[first_epoch_at(crossing)] == pytest.approx(3.0)
+    assert first_epoch_at({"val_acc": [70.0, 80.0], "seconds": [60.0] * 2}) is None
     student = {**run(78.0), "best_val_acc": 79.0, "train_config": asdict(TrainConfig(**STUDENT)),
                "history": {**history(4), "val_acc": [60.0, 70.0, 78.0, 79.0], "seconds": [300.0] * 4}}
     best = {**run(92.0), "train_config": asdict(TrainConfig(**BEST)),
