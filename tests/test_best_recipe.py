@@ -185,12 +185,10 @@ def test_muon_rotates_filter_banks_at_a_fixed_norm_and_steps_the_rest_exactly_as
     filters = [g for g in optimizer.param_groups if g.get("orthogonal")]
     assert len(filters) == 1 and all(p.ndim == 4 for p in filters[0]["params"]) and len(filters[0]["params"]) == 6
     assert filters[0]["lr"] == cfg.filter_lr and filters[0]["momentum"] == cfg.filter_momentum
-    named = dict(model.named_parameters())
-    sgd = torch.optim.SGD([{**g, "params": [dict(twin.named_parameters())[n] for n, p in named.items()
-                                            if any(p is q for q in g["params"])]}
+    named, twins = dict(model.named_parameters()), dict(twin.named_parameters())
+    sgd = torch.optim.SGD([{**g, "params": [twins[n] for n, p in named.items() if any(p is q for q in g["params"])]}
                            for g in optimizer.param_groups if not g.get("orthogonal")],
                           lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
-    twins = dict(twin.named_parameters())
     x, y = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
     for _ in range(3):  # the same gradients into both: one forward, by the Muon-trained model
         optimizer.zero_grad()
