@@ -398,14 +398,23 @@ def _ablation_table(recipe, rows):
         lines.append(f"| {name} | {', '.join(changes) or 'none: the recipe'} | {run['train_config']['epochs']} | "
                      f"{run['final_test_acc']:.2f} | {'-' if plain_views is None else f'{plain_views:.2f}'} | "
                      f"{run['best_val_acc']:.2f} | {statistics.median(run['history']['seconds']):.1f} | {kernels} |")
-    # Runs of the recipe that differ only in seed show how far one run's number can be trusted.
-    seeds = sorted((run["train_config"].get("seed", 0), run["final_test_acc"]) for _, record, run, changes in rows
-                   if not record.get("quick") and all(c.startswith("seed ") for c in changes))
-    if len(seeds) > 1:
-        accs = [acc for _, acc in seeds]
-        lines += ["", f"The {recipe} recipe over seeds {', '.join(str(seed) for seed, _ in seeds)}: final test "
-                      f"{', '.join(f'{acc:.2f}' for acc in accs)}%; mean {statistics.mean(accs):.2f}%, "
-                      f"from {min(accs):.2f}% to {max(accs):.2f}%."]
+    # Runs that differ only in seed show how far one run's number can be trusted: the recipe's
+    # own seeds, and those of a shortened recipe (whose ablation rows they are the yardstick of).
+    groups = {}
+    for _, record, run, changes in rows:
+        if not record.get("quick"):
+            same = tuple(c for c in changes if not c.startswith("seed "))
+            groups.setdefault(same, []).append((run["train_config"].get("seed", 0), run))
+    for same, seeds in groups.items():
+        if len(seeds) < 2:
+            continue
+        seeds.sort(key=lambda seed_run: seed_run[0])
+        spread = [f"{words} {', '.join(f'{acc:.2f}' for acc in accs)}% (mean {statistics.mean(accs):.2f}%, "
+                  f"from {min(accs):.2f}% to {max(accs):.2f}%)"
+                  for words, key in (("final test", "final_test_acc"), ("best validation", "best_val_acc"))
+                  for accs in [[run[key] for _, run in seeds]]]
+        lines += ["", f"The {recipe} recipe{' with ' + ', '.join(same) if same else ''} over seeds "
+                      f"{', '.join(str(seed) for seed, _ in seeds)}: {'; '.join(spread)}."]
     return lines + [""]
 
 

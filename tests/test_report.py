@@ -107,7 +107,16 @@ def test_ablation_runs_form_one_table(tmp_path):
                                                                "train_config": {**recipe, "seed": 1}}}})
     text = build_report(tmp_path)
     assert f"| seed1_20ep | seed 1 | {recipe['epochs']} | 87.00 |" in text
-    assert "over seeds 0, 1: final test 88.00, 87.00%; mean 87.50%, from 87.00% to 88.00%." in text
+    assert ("The best recipe over seeds 0, 1: final test 88.00, 87.00% (mean 87.50%, from 87.00% to 88.00%); "
+            "best validation 63.00, 63.00% (mean 63.00%, from 63.00% to 63.00%).") in text
+    # A shortened recipe's seeds give the spread its ablation rows are read against.
+    seed1_4ep = tmp_path / "ablation" / "seed1_4ep"
+    seed1_4ep.mkdir()
+    write(seed1_4ep, "q1_3_improve", {**common(), "runs": {"best": {
+        **best, "final_test_acc": 84.0, "best_val_acc": 62.0, "train_config": {**best["train_config"], "seed": 1}}}})
+    text = build_report(tmp_path)
+    assert ("The best recipe with epochs 4, no augment over seeds 0, 1: final test 85.00, 84.00% "
+            "(mean 84.50%, from 84.00% to 85.00%); best validation 63.00, 62.00%") in text
 
 
 def test_ablation_rows_name_what_differs_from_their_own_recipe(tmp_path):
