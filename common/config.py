@@ -131,7 +131,7 @@ BN_ONECYCLE = dict(batch_size=64, lr=0.05, momentum=0.9, nesterov=True, dropout=
 # weight decay = 0.0153 * 512 / 7850 / 0.75 = 0.00133 (the same step). Its 0.6 batch-norm
 # momentum is PyTorch's 0.4, in model.Norm. The conv filters are trained by Muon, as in
 # airbench94_muon (momentum 0.6), at half its lr 0.24, which swings the validation accuracy
-# widely over 11 epochs of batch 512 (a quarter of it ends lower): in short runs Muon gains
+# widely over 11 epochs of batch 512 (a quarter of it, 0.06, ends lower): in short runs Muon gains
 # more validation accuracy over SGD than any other ingredient (REPORT's ablation table).
 BEST = dict(net="whitened", widths=(48, 192, 192), whiten=True, activation="gelu", epochs=11, batch_size=512,
             lr=0.75, momentum=0.85, nesterov=True, optimizer="muon", filter_lr=0.12, filter_momentum=0.6,
