@@ -5,13 +5,7 @@
 """
 import time
 
-import torch
-
 from common import cli
-from common.data import CLASSES, GIVEN_MEAN, GIVEN_STD, mean_and_std, normalize
-from common.experiment import load_data, title
-from common.plots import plot_samples
-from common.results import data_info, write_record
 
 SCRIPT = "q1_1_data"
 
@@ -34,6 +28,12 @@ def decimals(n):
 
 def main():
     args = cli.parse(cli.base_parser(__doc__))
+    # Heavy imports after parsing: --help answers at once.
+    import torch
+    from common.data import CLASSES, GIVEN_MEAN, GIVEN_STD, mean_and_std, normalize
+    from common.experiment import load_data, title
+    from common.plots import plot_samples
+    from common.results import data_info, write_record
     started = time.perf_counter()
     device = torch.device("cpu")  # statistics of 60,000 images need no accelerator
     data, train_idx, val_idx = load_data(args)

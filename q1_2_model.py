@@ -4,22 +4,22 @@
 """
 import time
 
-import torch
-
 from common import cli
-from common.model import ConvNet, count_params, layer_table
-from common.results import NO_DATA, write_record
 
 SCRIPT = "q1_2_model"
 
 
 def main():
-    # The common flags are accepted so every script takes the same command line; the model
-    # needs no data, and its table is computed on the CPU.
-    parser = cli.base_parser(__doc__)
+    # The model needs no data, and its table is computed on the CPU: the common flags are
+    # accepted (one command line fits every script) but not offered.
+    parser = cli.base_parser(__doc__, reads_data=False)
     parser.add_argument("--activation", default="relu", choices=["relu", "gelu"])
     parser.add_argument("--dropout", type=cli.unit_interval, default=0.0)
     args = cli.parse(parser)
+    # Heavy imports after parsing: --help answers at once.
+    import torch
+    from common.model import ConvNet, count_params, layer_table
+    from common.results import NO_DATA, write_record
     started = time.perf_counter()
     model = ConvNet(args.dropout, args.activation)
     rows = layer_table(model)

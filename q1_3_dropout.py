@@ -8,22 +8,53 @@ import time
 from pathlib import Path
 
 from common import cli
-from common.config import BASELINE, QUICK, TrainConfig, as_dict
-from common.data import CLASSES, to_device
+from common.claims import DROPOUT_FIGURE
+from common.config import BASELINE, CLASSES, QUICK, TrainConfig, as_dict
 from common.errors import UsageError
-from common.experiment import checkpoints, load_data, title, train_or_reuse
-from common.plots import plot_comparison, plot_predictions
-from common.predict import predictions, shown_images, whole_test_set_predictions
 from common.report import probability_table
-from common.results import data_info, read_record, write_record
-from common.files import write_text
-from common.train import build_model
+from common.files import locked, write_text
 
 SCRIPT = "q1_3_dropout"
 
 
 def heading(key, cfg):
     return f"Question 1.3.5: dropout p = {key} (lr {cfg.lr}, momentum {cfg.momentum})"
+
+
+def predictions_of_best(args, data, device, configs, best, models, run):
+    """1.3.6: the best model on the ten test images and the whole test set, fed raw and
+    normalized; returns (results, figure names)."""
+    from common.experiment import checkpoints, title
+    from common.plots import plot_predictions
+    from common.predict import predictions, whole_test_set_predictions
+    from common.train import build_model
+    if best not in models:
+        weights = checkpoints(args, f"{SCRIPT}_p{best}").final_weights(configs[best], device)
+        if weights is None:
+            print(f"1.3.6 the final weights of p = {best} are not in {args.checkpoint_dir}: training it again")
+            run(best)
+        else:
+            models[best] = build_model(configs[best], device)
+            models[best].load_state_dict(weights)
+    images, true = data.test_images[args.images], data.test_labels[args.images]
+    if len(set(true.tolist())) == 1 and len(true) > 1:
+        print(f"      note: the chosen test images are all of class {CLASSES[int(true[0])]}; "
+              f"pass --images to pick others")
+    result = predictions(models[best], images, true, device, args.images)
+    result["test_set"] = whole_test_set_predictions(models[best], data.test_images, data.test_labels, device)
+    figures = []
+    for mode, word in (("raw", "without normalization"), ("normalized", "normalized")):
+        figure = f"q1_3_6_predictions_{mode}.png"
+        r = result[mode]
+        plot_predictions(images, true, r["pred"], r["probs"], f"{args.out}/{figure}",
+                         title(args, f"Question 1.3.6: dropout p = {best}, test images fed {word}: "
+                                     f"{r['accuracy']:.0f}% right"))
+        figures.append(figure)
+        print(f"1.3.6 fed {word}: accuracy {r['accuracy']:.0f}% on the ten images, "
+              f"{result['test_set'][mode]['accuracy']:.2f}% on the whole test set")
+    table = "q1_3_6_probabilities.md"
+    write_text(Path(args.out, table), probability_table(result, best, quick=args.quick))
+    return result, figures + [table]
 
 
 def main():
@@ -35,6 +66,11 @@ def main():
                         help="test-set indices of the images shown in 1.3.6 (default: ten drawn by a "
                              "shuffle of the test set seeded with --seed, as the report's shuffled loader did)")
     args = cli.parse(parser)
+    # Heavy imports after parsing: --help answers at once.
+    from common.data import to_device
+    from common.experiment import load_data, train_or_reuse
+    from common.predict import shown_images
+    from common.results import data_info, read_record, write_record
     started = time.perf_counter()
     configs = {f"{p:g}": cli.config_from_args(args, BASELINE, QUICK["dropout"], dropout=p) for p in args.dropouts}
     device = cli.pick_device(args.device)
@@ -68,47 +104,25 @@ def main():
         print(f"1.3.5 p = {key}: best validation {r['best_val_acc']:.2f}% at epoch {r['best_val_epoch']}, "
               f"final test {r['final_test_acc']:.2f}%")
 
-    best = max(runs, key=lambda k: runs[k]["best_val_acc"])
-    print(f"1.3.6 best dropout by validation accuracy: p = {best}")
-    if best not in models:
-        weights = checkpoints(args, f"{SCRIPT}_p{best}").final_weights(configs[best], device)
-        if weights is None:
-            print(f"1.3.6 the final weights of p = {best} are not in {args.checkpoint_dir}: training it again")
-            run(best)
+    # Other sweeps may write into this folder at the same time (say, one p per process): under
+    # the folder's lock, keep their runs of other p, and redo 1.3.6 only if the best is ours.
+    with locked(args.out):
+        earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}
+        kept = {k: v for k, v in (earlier.get("runs") or {}).items() if k not in runs and isinstance(v, dict)}
+        every = dict(sorted({**kept, **runs}.items(), key=lambda item: float(item[0])))
+        best = max(every, key=lambda k: every[k]["best_val_acc"])
+        print(f"1.3.6 best dropout by validation accuracy: p = {best}")
+        if best in runs:
+            shown = predictions_of_best(args, data, device, configs, best, models, run)
         else:
-            models[best] = build_model(configs[best], device)
-            models[best].load_state_dict(weights)
-
-    figures = [f for r in runs.values() for f in r["figures"]]
-    histories = {f"p = {k}": r["history"] for k, r in runs.items()}
-    baseline = read_record(Path(args.out) / "q1_3_train.json", args.quick)
-    if baseline and isinstance(baseline.get("history"), dict):
-        histories = {"p = 0 (baseline)": baseline["history"], **histories}
-    plot_comparison(histories, f"{args.out}/q1_3_5_dropout_comparison.png",
-                    title(args, "Question 1.3.5: validation accuracy and loss for each dropout p"))
-    figures.append("q1_3_5_dropout_comparison.png")
-
-    images, true = data.test_images[args.images], data.test_labels[args.images]
-    if len(set(true.tolist())) == 1 and len(true) > 1:
-        print(f"      note: the chosen test images are all of class {CLASSES[int(true[0])]}; "
-              f"pass --images to pick others")
-    result = predictions(models[best], images, true, device, args.images)
-    result["test_set"] = whole_test_set_predictions(models[best], data.test_images, data.test_labels, device)
-    for mode, word in (("raw", "without normalization"), ("normalized", "normalized")):
-        figure = f"q1_3_6_predictions_{mode}.png"
-        r = result[mode]
-        plot_predictions(images, true, r["pred"], r["probs"], f"{args.out}/{figure}",
-                         title(args, f"Question 1.3.6: dropout p = {best}, test images fed {word}: "
-                                     f"{r['accuracy']:.0f}% right"))
-        figures.append(figure)
-        print(f"1.3.6 fed {word}: accuracy {r['accuracy']:.0f}% on the ten images, "
-              f"{result['test_set'][mode]['accuracy']:.2f}% on the whole test set")
-    table = "q1_3_6_probabilities.md"
-    write_text(Path(args.out, table), probability_table(result, best))
-    figures.append(table)
-
-    path = write_record(args, SCRIPT, device, data_info(data, train_idx, val_idx),
-                        {"runs": runs, "best_dropout": float(best), "predictions": result}, figures, started)
+            print(f"1.3.6 p = {best} is another sweep's run in {args.out}: its 1.3.6 results are kept")
+            shown = earlier["predictions"], [f for f in earlier.get("figures") or [] if f.startswith("q1_3_6_")]
+        result, shown_figures = shown
+        figures = [f for r in every.values() for f in r.get("figures") or []]
+        figures.append(DROPOUT_FIGURE)  # drawn with every seed's runs as REPORT.md is rebuilt
+        figures += shown_figures
+        path = write_record(args, SCRIPT, device, data_info(data, train_idx, val_idx),
+                            {"runs": every, "best_dropout": float(best), "predictions": result}, figures, started)
     print(f"wrote {len(figures)} figures and tables to {args.out}, and {path}")
     return args.out
 

@@ -9,15 +9,9 @@ import re
 import time
 from pathlib import Path
 
-import torch
-
 from common import cli
 from common.config import QUICK, RECIPE_TITLES, RECIPES, TrainConfig, as_dict, as_flags, as_words, differences
-from common.data import to_device
-from common.experiment import load_data, title, train_or_reuse
-from common.plots import plot_accuracy_against_time
-from common.report import TARGET, TIME_FIGURE, minutes_axis
-from common.results import data_info, read_record, write_record
+from common.files import locked
 
 SCRIPT = "q1_3_improve"
 
@@ -28,6 +22,13 @@ def main():
     cli.add_training_flags(parser, recipe=True)
     parser.add_argument("--no-tta", action="store_true", help="no test-time views: neither flip nor shifts")
     args = cli.parse(parser)
+    # Heavy imports after parsing: --help answers at once.
+    import torch
+    from common.data import to_device
+    from common.experiment import load_data, title, train_or_reuse
+    from common.plots import plot_accuracy_against_time
+    from common.report import TARGET, TIME_FIGURE, minutes_axis
+    from common.results import data_info, read_record, write_record
     started = time.perf_counter()
     if args.no_tta:
         args.tta_flip = args.tta_shift = False
@@ -50,20 +51,26 @@ def main():
     print(f"1.3.7 {args.recipe}: best validation {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}, "
           f"final test {result['final_test_acc']:.2f}%, {result['epoch_seconds']:.0f} s an epoch")
 
-    # Keep the other recipe's result from an earlier run in the same mode.
-    runs = {k: v for k, v in (earlier.get("runs") or {}).items() if k != args.recipe}
-    kept_figures = [f for f in earlier.get("figures") or [] if not f.startswith(f"q1_3_7_{args.recipe}_")]
-    runs[args.recipe] = {**result, "recipe": args.recipe, "train_config": as_dict(cfg), "flags": flags}
-    kept_figures = [f for f in kept_figures if f != TIME_FIGURE]
-    if len(runs) > 1:  # every recipe run so far, on one time axis
-        minutes, axis = minutes_axis(runs, args.out, torch.backends.cpu.get_cpu_capability())
-        plot_accuracy_against_time({RECIPE_TITLES[k].split(" (")[0]: (minutes[k], run["history"]["val_acc"])
-                                    for k, run in runs.items()}, TARGET,
-                                   f"{TARGET}%: the report's student recipe (final test)", f"{args.out}/{TIME_FIGURE}",
-                                   title(args, "1.3.7: validation accuracy against training time"), axis)
-        figures.append(TIME_FIGURE)
-    path = write_record(args, SCRIPT, device, data_info(data, train_idx, val_idx),
-                        {"runs": runs, "flags": flags}, kept_figures + figures, started)
+    # Other recipes' runs may be written into this folder meanwhile, or at the same time: under
+    # the folder's lock, read them again and keep them.
+    with locked(args.out):
+        earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}
+        runs = {k: v for k, v in (earlier.get("runs") or {}).items() if k != args.recipe and isinstance(v, dict)}
+        kept_figures = [f for f in earlier.get("figures") or []
+                        if not f.startswith(f"q1_3_7_{args.recipe}_") and f != TIME_FIGURE]
+        runs[args.recipe] = {**result, "recipe": args.recipe, "train_config": as_dict(cfg), "flags": flags}
+        if args.quick:
+            runs[args.recipe]["quick_settings"] = getattr(args, "quick_settings", {})
+        if len(runs) > 1:  # every recipe run so far, on one time axis
+            minutes, axis = minutes_axis(runs, args.out, torch.backends.cpu.get_cpu_capability())
+            plot_accuracy_against_time({RECIPE_TITLES[k].split(" (")[0]: (minutes[k], run["history"]["val_acc"])
+                                        for k, run in runs.items()}, TARGET,
+                                       f"{TARGET}%: the report's student recipe (final test)",
+                                       f"{args.out}/{TIME_FIGURE}",
+                                       title(args, "1.3.7: validation accuracy against training time"), axis)
+            figures.append(TIME_FIGURE)
+        path = write_record(args, SCRIPT, device, data_info(data, train_idx, val_idx),
+                            {"runs": runs, "flags": flags}, kept_figures + figures, started)
     print(f"wrote {', '.join(f'{args.out}/{f}' for f in figures)} and {path}")
     return args.out
 

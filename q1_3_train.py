@@ -8,9 +8,6 @@ from pathlib import Path
 
 from common import cli
 from common.config import BASELINE, QUICK, TrainConfig, as_dict
-from common.data import to_device
-from common.experiment import load_data, train_or_reuse
-from common.results import COMMON_KEYS, data_info, read_record, write_record
 
 SCRIPT = "q1_3_train"
 
@@ -19,6 +16,10 @@ def main():
     parser = cli.base_parser(__doc__)
     cli.add_training_flags(parser, shown=TrainConfig(**BASELINE))
     args = cli.parse(parser)
+    # Heavy imports after parsing: --help answers at once.
+    from common.data import to_device
+    from common.experiment import load_data, train_or_reuse
+    from common.results import COMMON_KEYS, data_info, read_record, write_record
     started = time.perf_counter()
     cfg = cli.config_from_args(args, BASELINE, QUICK["baseline"])
     device = cli.pick_device(args.device)

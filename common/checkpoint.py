@@ -16,7 +16,7 @@ import torch
 
 from .config import as_dict, differences, as_words
 from .errors import DataError
-from .files import replaced_atomically
+from .files import make_folder, replaced_atomically
 
 LAST_KEYS = {"config", "epoch", "model", "optimizer", "scheduler", "shuffle_rng", "torch_rng",
              "history", "steps", "best"}
@@ -64,7 +64,7 @@ class Checkpoints:
 
     def save_epoch(self, cfg, epoch, model, optimizer, scheduler, shuffle, history, steps, best, lookahead=None):
         """Everything --resume needs to go on exactly where this epoch ended."""
-        Path(self.folder).mkdir(parents=True, exist_ok=True)
+        make_folder(self.folder)
         save({"config": as_dict(cfg), "epoch": epoch, "model": model.state_dict(),
               "optimizer": optimizer.state_dict(),
               "scheduler": scheduler.state_dict() if scheduler else None,
@@ -106,7 +106,7 @@ class Checkpoints:
         return state["epoch"], state["history"], state["steps"], state["best"]
 
     def save_final(self, cfg, model, best):
-        Path(self.folder).mkdir(parents=True, exist_ok=True)
+        make_folder(self.folder)
         save({"config": as_dict(cfg), "model": model.state_dict()}, self.path("final"))
         save({"config": as_dict(cfg), "epoch": best["epoch"], "model": best["state"]}, self.path("best"))
 

@@ -1,16 +1,13 @@
 """Every script's command line, its device, and how a mistake ends: one paragraph, exit 2."""
 import argparse
+import json
 import math
 import sys
 from dataclasses import fields
 from pathlib import Path
 
-import torch
-
-from .config import QUICK_TEST, QUICK_TRAIN, QUICK_VAL, TrainConfig, as_words, differences, plain
-from .data import default_data_dir
-from .errors import DataError, Interrupted, UsageError
-from .report import refresh_reports
+from .config import QUICK_TEST, QUICK_TRAIN, QUICK_VAL, TrainConfig, as_words, default_data_dir, differences, plain
+from .errors import DataError, Diverged, Interrupted, OutputError, UsageError
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -44,26 +41,36 @@ FLAG_TYPES = {"epochs": positive_int, "batch_size": positive_int, "lr": positive
               "lr_ends": positive_float, "bias_lr_scale": positive_float}
 
 
-def add_data_flags(p):
+def add_data_flags(p, shown=True):
+    """The data flags; shown=False accepts them without offering them in --help."""
+    def text(words):
+        return words if shown else argparse.SUPPRESS
     p.add_argument("--data-dir", default=default_data_dir(),
-                   help="folder holding (or receiving) cifar-10-batches-py/; $CIFAR10_DIR sets the default")
-    p.add_argument("--offline", action="store_true", help="never download; missing data is an error")
+                   help=text("folder holding (or receiving) cifar-10-batches-py/; $CIFAR10_DIR sets the default"))
+    p.add_argument("--offline", action="store_true", help=text("never download; missing data is an error"))
     p.add_argument("--skip-checksum", action="store_true",
-                   help="accept batch files whose MD5 differs from the published ones (a re-encoded copy)")
+                   help=text("accept batch files whose MD5 differs from the published ones (a re-encoded copy)"))
 
 
-def base_parser(description):
-    """The flags every script takes (SPEC: command line)."""
+def base_parser(description, reads_data=True):
+    """The flags every script takes (SPEC: command line). A script that reads no data
+    (reads_data=False) still accepts the data, device, seed and split flags, so one command
+    line fits every script, but does not offer them."""
     p = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
-    add_data_flags(p)
-    p.add_argument("--out", default="figures", help="where figures and JSON go")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-size", type=positive_int, default=5000, help="validation images split off the training set")
+    add_data_flags(p, shown=reads_data)
+    p.add_argument("--out", help=f"where figures and JSON go (default: {FULL_OUT}/, or {QUICK_OUT}/ under --quick, "
+                                 f"so a smoke run never touches full results)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                   help="auto: cuda, then mps, then cpu" if reads_data else argparse.SUPPRESS)
+    p.add_argument("--seed", type=int, default=0, help="seeds the split, the initial weights and the batch order"
+                   if reads_data else argparse.SUPPRESS)
+    p.add_argument("--val-size", type=positive_int, default=5000,
+                   help="validation images split off the training set" if reads_data else argparse.SUPPRESS)
     p.add_argument("--quick", action="store_true",
                    help=f"smoke run: {QUICK_TRAIN - QUICK_VAL} training, {QUICK_VAL} validation and {QUICK_TEST} "
                         f"test images, a few epochs with settings that learn fast (printed, and kept in the "
-                        f"JSON); under a minute on 2 CPU cores; every output still written and marked quick")
+                        f"JSON); under a minute on 2 CPU cores; every output still written and marked quick"
+                   if reads_data else f"write to {QUICK_OUT}/, marked quick, like the other scripts' smoke runs")
     return p
 
 
@@ -92,7 +99,8 @@ def add_training_flags(parser, shown=None, recipe=False, exclude=()):
             group.add_argument(flag, type=FLAG_TYPES.get(f.name, type(f.default)), default=None, help=text)
     group.add_argument("--resume", action="store_true",
                        help="continue an interrupted run from its last finished epoch")
-    group.add_argument("--checkpoint-dir", default="checkpoints", help="where checkpoints go")
+    group.add_argument("--checkpoint-dir", help="where checkpoints go (default: checkpoints/<--out>, so runs "
+                                                "into different folders never share one)")
 
 
 def recipe_config(recipe, quick=None):
@@ -129,18 +137,66 @@ def config_from_args(args, recipe, quick, **fixed):
     return cfg
 
 
-def parse(parser):
-    """Parse the command line and make sure --out can receive files."""
-    args = parser.parse_args()
+FULL_OUT, QUICK_OUT = "figures", "smoke"
+
+
+def default_out(quick):
+    """Full results go to figures/, smoke runs to smoke/ (git-ignored): a smoke run never
+    touches full results."""
+    return QUICK_OUT if quick else FULL_OUT
+
+
+def checkpoint_folder(out):
+    """checkpoints/<out>: runs written to different folders never share a checkpoint file."""
+    out = Path(out).resolve()
+    try:
+        parts = out.relative_to(Path.cwd().resolve()).parts
+    except ValueError:
+        parts = out.parts[1:]
+    return Path("checkpoints", *parts)
+
+
+def full_results_in(out):
+    """The names of the records in out that a full run wrote."""
+    found = []
+    for path in sorted(Path(out).glob("q1_*.json")):
+        try:
+            if json.loads(path.read_text()).get("quick") is False:
+                found.append(path.name)
+        except (OSError, ValueError, AttributeError):
+            continue
+    return found
+
+
+def refuse_quick_over_full(out):
+    full = full_results_in(out)
+    if full:
+        raise UsageError(f"--out {out} holds full results ({', '.join(full)}), and a smoke run (--quick) never "
+                         f"replaces them. Without --out, smoke runs write to {QUICK_OUT}/; pass that or another "
+                         f"folder. To replace the full results on purpose, move or delete those files first, "
+                         f"or rerun the full command.")
+
+
+def parse(parser, argv=None):
+    """Parse the command line, fill in the folders, refuse a smoke run over full results,
+    and make sure --out can receive files."""
+    args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = default_out(args.quick)
+    if args.quick:
+        refuse_quick_over_full(args.out)
+    if hasattr(args, "checkpoint_dir") and args.checkpoint_dir is None:
+        args.checkpoint_dir = str(checkpoint_folder(args.out))
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError, PermissionError) as err:
+    except OSError as err:
         parser.error(f"--out {out} cannot hold the figures ({err.strerror}); pass a folder you can write to")
     return args
 
 
 def pick_device(name):
+    import torch
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
@@ -159,11 +215,12 @@ def run(main):
     """Call a script's main(), which returns its output folder; then rebuild REPORT.md there,
     once. A user's mistake ends in one clear paragraph, not a traceback."""
     sys.stdout.reconfigure(line_buffering=True)  # progress shows at once in a log file too
+    from .report import refresh_reports
     try:
         out = main()
         if out is not None:
             refresh_reports(out)
-    except (DataError, UsageError) as err:
+    except (DataError, UsageError, OutputError, Diverged) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except Interrupted as stop:

@@ -5,9 +5,20 @@ text is the field's metadata), so a new setting is one field here and, where it 
 one, one line in check().
 """
 import math
+import os
 from dataclasses import asdict, dataclass, field
 
 from .errors import UsageError
+
+CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+# The constants "given in the exercises" (report 1.1.2).
+GIVEN_MEAN = (0.4914, 0.4822, 0.4465)
+GIVEN_STD = (0.247, 0.243, 0.261)
+
+
+def default_data_dir():
+    """Where the data live unless --data-dir says otherwise: $CIFAR10_DIR, else ./data."""
+    return os.environ.get("CIFAR10_DIR") or "data"
 
 
 def setting(default, help, flag=True, recipe_only=False, metavar=None, choices=None):
@@ -138,6 +149,9 @@ BEST = dict(net="whitened", widths=(48, 192, 192), whiten=True, activation="gelu
             weight_decay=0.00133, bias_lr_scale=64.0, label_smoothing=0.2,
             schedule="onecycle", warmup=0.23, lr_ends=(0.2, 0.07), augment=True, crop_pad=2,
             alternate_flip=True, lookahead=True, tta_flip=True, tta_shift=True, log_every=22)
+# Where another seed's runs of the report go, under a results folder: seeds/<run>_seed<N>/.
+SEEDS_FOLDER = "seeds"
+
 RECIPES = {"student": STUDENT, "bn_onecycle": BN_ONECYCLE, "best": BEST}
 # How figures and REPORT.md name each recipe; the words before " (" label it in legends.
 RECIPE_TITLES = {"student": "student recipe (the report's 1.3.7: lr 0.01, momentum 0.85, dropout 0.55, GELU)",

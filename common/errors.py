@@ -1,4 +1,4 @@
-"""The two kinds of mistake a user can fix; the scripts print either as one paragraph, exit 2."""
+"""The kinds of trouble a user can fix; the scripts print each as one paragraph and exit 2."""
 
 
 class DataError(Exception):
@@ -7,6 +7,15 @@ class DataError(Exception):
 
 class UsageError(Exception):
     """A problem with what the user asked for (a setting, a device, an option)."""
+
+
+class OutputError(Exception):
+    """An output or a checkpoint could not be written (no space, a read-only folder, a file in
+    the way); the earlier file is intact."""
+
+
+class Diverged(Exception):
+    """The training loss stopped being a finite number: the settings made it diverge."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -61,15 +61,47 @@ def plot_curves(history, best_epoch, title, path, metric, note=None):
 
 
 def plot_comparison(runs, path, title):
-    """1.3.5: validation accuracy and loss per epoch, one line per dropout p."""
+    """1.3.5: validation accuracy and loss per epoch, one line per dropout p. A run given as
+    a list of histories (its seeds) is drawn as their mean, in a band from the lowest to the
+    highest seed."""
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for label, history in runs.items():
-        ax_acc.plot(history["epoch"], history["val_acc"], "o-", ms=3, label=label)
-        ax_loss.plot(history["epoch"], history["val_loss"], "o-", ms=3, label=label)
+    for label, histories in runs.items():
+        histories = histories if isinstance(histories, list) else [histories]
+        epochs = histories[0]["epoch"]
+        n = len(histories)
+        for ax, key in ((ax_acc, "val_acc"), (ax_loss, "val_loss")):
+            per_epoch = list(zip(*(h[key] for h in histories)))
+            mean = [sum(v) / n for v in per_epoch]
+            line, = ax.plot(epochs[:len(mean)], mean, "o-", ms=3,
+                            label=label + (f" (mean of {n} seeds; band: lowest to highest)" if n > 1 else ""))
+            if n > 1:
+                ax.fill_between(epochs[:len(mean)], [min(v) for v in per_epoch], [max(v) for v in per_epoch],
+                                color=line.get_color(), alpha=0.2, linewidth=0)
     for ax, ylabel in ((ax_acc, "validation accuracy (%)"), (ax_loss, "validation loss")):
         _per_epoch_axes(ax)
         ax.set_ylabel(ylabel)
-        ax.legend()
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    _save(fig, path)
+
+
+def plot_confusion(matrices, path, title):
+    """Test-set confusion counts, one panel per run: rows the true class (its accuracy in
+    the label), columns the predicted one, each row shaded by its share."""
+    fig, axes = plt.subplots(1, len(matrices), figsize=(5.2 * len(matrices), 5.4), squeeze=False)
+    for ax, (label, counts) in zip(axes.flat, matrices.items()):
+        shares = [[c / max(sum(row), 1) for c in row] for row in counts]
+        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+        for i, row in enumerate(counts):
+            for j, c in enumerate(row):
+                ax.text(j, i, str(c), ha="center", va="center", fontsize=6.5,
+                        color="white" if shares[i][j] > 0.5 else "black")
+        ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=60, fontsize=7)
+        ax.set_yticks(range(len(CLASSES)), [f"{name} {100 * shares[i][i]:.0f}%" for i, name in enumerate(CLASSES)],
+                      fontsize=7)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class (its accuracy)")
+        ax.set_title("\n".join(textwrap.wrap(label, 48)), fontsize=9)
     fig.suptitle(title, fontsize=11)
     _save(fig, path)
 

@@ -1,11 +1,13 @@
 """Tables and figures/REPORT.md, rebuilt from whichever result JSON files are present."""
 import os
 import statistics
+import sys
 from pathlib import Path
 
-from .config import RECIPE_TITLES, RECIPES, TrainConfig, as_words, differences
-from .data import CLASSES, GIVEN_STD
-from .files import write_text
+from . import claims
+from .config import RECIPE_TITLES, RECIPES, SEEDS_FOLDER, TrainConfig, as_words, differences
+from .config import CLASSES, GIVEN_STD
+from .files import locked, write_text
 from .results import read_record
 
 # The numbers of ../shared/seed/assignment2_report.txt, as SPEC.md lists them.
@@ -22,9 +24,11 @@ REPORT = {
 SCRIPTS = ("q1_1_data", "q1_2_model", "q1_3_train", "q1_3_dropout", "q1_3_improve")
 
 
-def probability_table(predictions, dropout):
+def probability_table(predictions, dropout, quick=False):
     """1.3.6: the two 10-class probability tables in Markdown, three decimals, with accuracies."""
     lines = [f"# Question 1.3.6: class probabilities of the best model (dropout p = {dropout})", ""]
+    if quick:
+        lines += [QUICK_LINE, ""]
     for mode, word in (("raw", "fed without normalization ([0,1] pixels)"),
                        ("normalized", "fed normalized with the given mean and std")):
         r = predictions[mode]
@@ -118,11 +122,15 @@ def _runs(record):
     return [run for run in (record.get("runs") or {}).values() if isinstance(run, dict) and "history" in run]
 
 
+QUICK_MARK = "**QUICK smoke run: not comparable with the report**"
+QUICK_LINE = f"> {QUICK_MARK}"
+
+
 def _provenance(record):
     """One line: how the numbers were made, with the marks a grader must see."""
     marks = []
     if record.get("quick"):
-        marks.append("**QUICK smoke run: not comparable with the report**")
+        marks.append(QUICK_MARK)
     data = record.get("data") or {}
     if data and data.get("checksum_verified") is False:
         marks.append("data checksum not verified (re-encoded copy of CIFAR-10)")
@@ -231,7 +239,8 @@ def _section_dropout(r):
         lines += [""] + _figures(run) + [""]
     lines += ["### All runs", ""] + _figures(r, ["q1_3_5_dropout_comparison.png"]) + [""]
     pred = r["predictions"]
-    lines += ["## 1.3.6 The best model on ten test images", "", *TABLE_HEAD,
+    lines += ["## 1.3.6 The best model on ten test images", "", *([QUICK_LINE, ""] if r.get("quick") else []),
+              *TABLE_HEAD,
               _row("best dropout p (by validation accuracy)", r["best_dropout"], REPORT["best_dropout"], 1),
               _row("accuracy fed without normalization (%)", pred["raw"]["accuracy"], REPORT["raw_accuracy"], 0),
               _row("accuracy fed normalized (%)", pred["normalized"]["accuracy"], REPORT["normalized_accuracy"], 0),
@@ -452,6 +461,9 @@ def _section_bench(out):
     return ["## Speed", ""] + lines + [""] if lines else []
 
 
+NOT_RUN = "not run yet"
+
+
 def times_table(out):
     """Markdown lines: each question's measured training time (from its JSON) and, per CPU
     kernel family that `bench --recipes` measured, the training time its speed implies."""
@@ -473,7 +485,7 @@ def times_table(out):
         machines = sorted({_machine(run).removeprefix("Trained on ").rstrip(".") if run.get("env") else "not recorded"
                            for run in runs})
         estimates = [f"{n_runs * minutes[recipe]:.0f} min" if recipe in minutes else "-" for _, _, minutes in benches]
-        lines.append(f"| {question} | {f'{measured:.0f} min' if measured is not None else 'not run yet'} | "
+        lines.append(f"| {question} | {f'{measured:.0f} min' if measured is not None else NOT_RUN} | "
                      f"{'; '.join(machines) or '-'} | " + " | ".join(estimates) + (" |" if benches else "|"))
     lines += ["", "Measured: the sum of each run's epoch times in its JSON. From the speed: the recipe's epochs x "
               "(45,000 training images at the training speed and 5,000 validation images at the validation speed "
@@ -547,7 +559,11 @@ def build_report(out):
                       f"`{COMMANDS[script]}`.", ""]
     answers = Path(os.path.relpath(Path(__file__).resolve().parent.parent / "q1_4_answers.md",
                                    out.resolve())).as_posix()
-    lines += _section_time_to_target(out) + _section_ablation(out) + _section_bench(out) + _section_devices(out) + _section_times(out)
+    lines += _section_time_to_target(out) + _section_ablation(out)
+    if (out / SEEDS_FOLDER).is_dir():  # the folder that collects the seeds of the report's runs
+        lines += claims.section(out)
+    lines += claims.confusion_section(out)
+    lines += _section_bench(out) + _section_devices(out) + _section_times(out)
     lines += ["## 1.4 Written answers", "",
               f"See [q1_4_answers.md]({answers}) (1.4.1 softmax, 1.4.2, 1.4.3 1D convolution, "
               "1.4.4 dropout at test time), each claim checked by `tests/test_answers.py`.", ""]
@@ -558,6 +574,9 @@ HEADING = "# CIFAR-10 ConvNet: this package's results beside the report's"
 
 
 def write_report(out):
+    """REPORT.md, after the figures that combine runs (several seeds, several runs) are redrawn."""
+    claims.draw_dropout_comparison(out)
+    claims.draw_confusion(out)
     return write_text(Path(out) / "REPORT.md", build_report(out))
 
 
@@ -566,10 +585,19 @@ README_BEGIN, README_END = "<!-- times: built by python -m common.report; do not
 
 def refresh_readme(readme, out):
     """Put times_table(out) between README's markers; the README's timings then come from
-    the JSON files, never from a hand."""
+    the JSON files, never from a hand. A row measured before is never turned into "not run
+    yet" (its JSON is missing, or a smoke run's): the block is then left as it was, and
+    the rows that would have been lost are returned."""
     text = Path(readme).read_text()
     start, end = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
-    write_text(readme, text[:start] + "\n" + "\n".join(times_table(out)) + "\n" + text[end:])
+    table = times_table(out)
+    before = {line.split(" | ")[0]: line for line in text[start:end].splitlines() if line.startswith("| ")}
+    lost = [row.split(" | ")[0] for row in table
+            if NOT_RUN in row and NOT_RUN not in before.get(row.split(" | ")[0], NOT_RUN)]
+    if not lost:
+        with locked(Path(readme).parent):
+            write_text(readme, text[:start] + "\n" + "\n".join(table) + "\n" + text[end:])
+    return [row.removeprefix("| ") for row in lost]
 
 
 def refresh_reports(out):
@@ -577,7 +605,8 @@ def refresh_reports(out):
     package's reports (a run written under figures/ablation/<name>/ is a row of
     figures/REPORT.md); never a REPORT.md this package did not write."""
     out = Path(out).resolve()
-    write_report(out)
+    with locked(out):  # runs that finish together each rebuild it from every record
+        write_report(out)
     for folder in list(out.parents)[:3]:
         path = folder / "REPORT.md"
         try:
@@ -585,19 +614,29 @@ def refresh_reports(out):
         except (OSError, UnicodeDecodeError):
             ours = False
         if ours:
-            write_report(folder)
+            with locked(folder):
+                write_report(folder)
 
 
-if __name__ == "__main__":
-    # python -m common.report [FOLDER]: rebuild FOLDER/REPORT.md (default figures/) and the
-    # README's table of times from it.
-    import sys
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "figures")
+def main(argv=None):
+    import argparse
+    parser = argparse.ArgumentParser(
+        description="Rebuild FOLDER/REPORT.md from the JSON files there (and, for figures/, README's table of "
+                    "times); nothing is trained.")
+    parser.add_argument("folder", nargs="?", default="figures",
+                        help="the folder the scripts wrote their JSON to (their --out)")
+    folder = Path(parser.parse_args(argv).folder)
     if not folder.is_dir():
         sys.exit(f"error: {folder} is not a folder; pass the folder the scripts wrote their JSON to "
                  f"(their --out, figures/ by default).")
-    print(f"wrote {write_report(folder)}")
+    with locked(folder):
+        print(f"wrote {write_report(folder)}")
     readme = Path(__file__).resolve().parent.parent / "README.md"
     if folder.resolve() == (readme.parent / "figures").resolve():
-        refresh_readme(readme, folder)
-        print(f"wrote the table of times in {readme}")
+        lost = refresh_readme(readme, folder)
+        print(f"left README's table of times as it was: {', '.join(lost)} would have lost measured times "
+              f"(their JSON is missing)" if lost else f"wrote the table of times in {readme}")
+
+
+if __name__ == "__main__":
+    main()

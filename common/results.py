@@ -4,14 +4,13 @@ import platform
 import time
 from pathlib import Path
 
-import torch
-
-from .files import write_text
+from .files import write_json
 
 
 def env_info(device):
     """The machine: the same seed gives slightly different numbers on another CPU kernel
     family or thread count, so both are recorded."""
+    import torch
     name = str(device)
     threads = torch.get_num_threads()
     if device.type == "cuda":
@@ -41,7 +40,7 @@ def write_record(args, script, device, info, results, figures, started):
               "figures": figures, **results}
     if args.quick:  # what the smoke run trained differently from the full run
         record["quick_settings"] = quick_settings or {}
-    return write_text(Path(args.out) / f"{script}.json", json.dumps(record, indent=1, default=_jsonable) + "\n")
+    return write_json(Path(args.out) / f"{script}.json", record, default=_jsonable)
 
 
 def read_record(path, quick=None):
@@ -57,6 +56,7 @@ def read_record(path, quick=None):
 
 
 def _jsonable(value):
+    import torch
     if isinstance(value, torch.Tensor):
         return value.tolist()
     if isinstance(value, Path):

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from .data import batches, nchw
-from .errors import Interrupted
+from .config import TrainConfig
+from .errors import Diverged, Interrupted
 from .model import ConvNet, WhitenedNet, patch_whitening
 from .step import make_steps
 
@@ -84,6 +85,18 @@ def evaluate(model, x_nhwc, y, batch_size=1000, tta_flip=False, tta_shift=False)
         loss += F.cross_entropy(logits, target, reduction="sum")
         correct += (logits.argmax(1) == target).sum()
     return loss.item() / len(y), 100.0 * correct.item() / len(y)
+
+
+@torch.no_grad()
+def confusion_counts(model, x_nhwc, y, batch_size=1000, tta_flip=False, tta_shift=False, n_classes=10):
+    """n_classes x n_classes counts of the model's predictions in eval mode: row = true class,
+    column = predicted class, so the diagonal holds the hits (figures need no weights then)."""
+    model.eval()
+    counts = torch.zeros(n_classes * n_classes, dtype=torch.long, device=y.device)
+    for start in range(0, len(y), batch_size):
+        predicted = predict_logits(model, x_nhwc[start:start + batch_size], tta_flip, tta_shift).argmax(1)
+        counts += torch.bincount(y[start:start + batch_size] * n_classes + predicted, minlength=n_classes ** 2)
+    return counts.view(n_classes, n_classes).cpu()
 
 
 @torch.no_grad()
@@ -252,11 +265,17 @@ def train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, report_steps, fl
         log_correct += batch_correct
         log_seen += len(y)
         if step % cfg.log_every == 0:
-            report_steps(step, log_seen, log_loss.item() / log_seen, 100.0 * log_correct.item() / log_seen)
+            loss = log_loss.item() / log_seen
+            if not math.isfinite(loss):  # checked where the loss is read anyway: no extra sync
+                raise Diverged(step - cfg.log_every + 1, step)
+            report_steps(step, log_seen, loss, 100.0 * log_correct.item() / log_seen)
             log_loss.zero_(), log_correct.zero_()
             log_seen = 0
     n = len(data.train_y)
-    return epoch_loss.item() / n, 100.0 * epoch_correct.item() / n
+    loss = epoch_loss.item() / n
+    if not math.isfinite(loss):
+        raise Diverged(step - step % cfg.log_every + 1, step)
+    return loss, 100.0 * epoch_correct.item() / n
 
 
 def train(cfg, data, device, checkpoints=None, resume=False, log=print):
@@ -302,6 +321,9 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
                                        lookahead)
     except KeyboardInterrupt:
         raise Interrupted(interrupt_message(checkpoints, history["epoch"])) from None
+    except Diverged as stop:
+        raise Diverged(divergence_message(cfg, epoch, *stop.args, steps_per_epoch, checkpoints,
+                                          history["epoch"])) from None
 
     best_model = copy.deepcopy(model)
     best_model.load_state_dict(best["state"])
@@ -339,12 +361,33 @@ def interrupt_message(checkpoints, finished):
             f"rerun the same command with --resume to go on from there.")
 
 
+def divergence_message(cfg, epoch, first_step, last_step, steps_per_epoch, checkpoints, finished):
+    """One paragraph: where the loss stopped being a number, the settings that likely did
+    it, what to try, and what was kept."""
+    baseline = TrainConfig()
+    suspects = [f"--lr {cfg.lr:g}" + (f" ({cfg.lr / baseline.lr:g} times the report's {baseline.lr:g})"
+                                      if cfg.lr > baseline.lr else "")]
+    if cfg.momentum >= 0.95:
+        suspects.append(f"--momentum {cfg.momentum:g}")
+    if cfg.optimizer == "muon":
+        suspects.append(f"--filter-lr {cfg.filter_lr:g}")
+    where = f"step {last_step}" if first_step >= last_step else f"steps {first_step} to {last_step}"
+    kept = (f"The last finished epoch ({finished[-1]}) is kept in {checkpoints.path('last')}."
+            if finished and checkpoints else "No epoch had finished, so no checkpoint was written.")
+    return (f"Training diverged: the loss stopped being a finite number in epoch {epoch}, within {where} "
+            f"(of {steps_per_epoch} in an epoch), so the run was stopped and no results were written. The likely "
+            f"cause is too large a step: {', '.join(suspects)}. Try a smaller --lr (a tenth, say)"
+            f"{', or a lower --momentum' if cfg.momentum >= 0.95 else ''}. {kept}")
+
+
 def final_scores(model, best_model, best_is_final, data, cfg):
     """The test accuracy of the final and the best-validation weights, with the run's
     test-time views; for the 1.3.7 ablation, also what those views add."""
     views = {"tta_flip": cfg.tta_flip, "tta_shift": cfg.tta_shift}
-    final = evaluate(model, data.test_x, data.test_y, **views)[1]
+    confusion = confusion_counts(model, data.test_x, data.test_y, **views)
+    final = 100.0 * confusion.trace().item() / len(data.test_y)
     scores = {"final_test_acc": final,  # the best weights are often the final ones: one pass then
+              "test_confusion": confusion.tolist(),
               "best_model_test_acc": final if best_is_final else evaluate(best_model, data.test_x, data.test_y,
                                                                          **views)[1]}
     if cfg.tta_shift:  # the final model's validation accuracy with every test-time view

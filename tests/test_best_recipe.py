@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from common.bench import BUDGET, training_seconds, within_budget
+from common.speed import BUDGET, training_seconds, within_budget
 from common.config import BASELINE, BEST, TrainConfig
 from common.model import WhitenedNet, patch_whitening
 from common.train import (Lookahead, alternating_flips, augment_batch, build_model, make_optimizer, orthogonalize,

@@ -21,7 +21,7 @@ import torch
 
 from common import data as cifar
 from common.data import load_cifar10, unpickle_batch
-from common.errors import DataError
+from common.errors import DataError, OutputError
 from common.files import write_text
 from conftest import run_script, write_synthetic_cifar
 
@@ -242,7 +242,7 @@ def test_a_write_that_fails_part_way_leaves_the_earlier_file(tmp_path, monkeypat
         Path.write_bytes(self, text[:5].encode())
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(Path, "write_text", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match=r"Could not write .*q1_3_train.json: no space is left"):
         write_text(path, '{"later": true}')
     monkeypatch.undo()
     assert json.loads(path.read_text()) == {"earlier": True}
@@ -260,6 +260,6 @@ def test_a_figure_that_fails_part_way_leaves_the_earlier_one(tmp_path, monkeypat
         Path(fname).write_bytes(b"half a png")
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(plots.plt.Figure, "savefig", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="q1_3_4_loss.png: no space is left"):
         plots.plot_curves(history, 2, "t", path, "loss")
     assert path.read_bytes() == earlier and len(list(tmp_path.iterdir())) == 1

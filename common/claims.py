@@ -1,0 +1,207 @@
+"""REPORT.md's sections on seeds: the spread of each of the report's runs over this
+package's seeds, and each of the report's claims quoted with a verdict (common.stats),
+all from the JSON, never typed; and the figures that combine runs."""
+from pathlib import Path
+
+from .config import RECIPES, TrainConfig, as_words, differences
+from .results import read_record
+from .seeds import REPORT_RUNS, normalized_against_raw, seed_runs
+from .stats import HOLDS, RULE, UNSURE, Spread, all_of, higher, positive, similar
+
+
+def _fmt(value, digits=2):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _p(p):
+    return "" if p is None else f", p = {p:.3f}" if p >= 0.001 else ", p < 0.001"
+
+
+def loss_rise(run):
+    """Validation loss at the last epoch minus its lowest: above 0 when it rose again."""
+    losses = run["history"]["val_loss"]
+    return losses[-1] - min(losses)
+
+
+def _values(runs, measure):
+    return [measure(run) for _, run, _, _ in runs]
+
+
+def _numbers(name, runs, measure, what, digits=2):
+    values = _values(runs, measure)
+    if not values:
+        return f"{REPORT_RUNS[name][0]}: no full run yet"
+    seeds = ", ".join(str(seed) for seed, *_ in runs)
+    return (f"{REPORT_RUNS[name][0]}, {what} over seed{'s' if len(runs) > 1 else ''} {seeds}: "
+            + ", ".join(_fmt(v, digits) for v in values)
+            + (f" (mean {_fmt(Spread(values).mean, digits)})" if len(values) > 1 else ""))
+
+
+def final_test(run):
+    return run["final_test_acc"]
+
+
+def final_val(run):
+    return run["final_val_acc"]
+
+
+def claims(out):
+    """[(question, the report's words, verdict, p-value, [the numbers behind it])]."""
+    runs = seed_runs(out)
+    test = {name: _values(r, final_test) for name, r in runs.items()}
+    rise = {name: _values(r, loss_rise) for name, r in runs.items()}
+    found = []
+
+    verdict, p = positive(rise["baseline"])
+    found.append(("1.3.4", "The loss shows graph depicts an over fitting of the model due to the fact that the loss "
+                           "of the validation data set increases.",
+                  verdict, p, [_numbers("baseline", runs["baseline"], loss_rise,
+                                        "last validation loss minus its lowest", 3)]))
+
+    verdict, p = similar(test["dropout 0.2"], test["baseline"])
+    found.append(("1.3.5", "The dropout of 0.2 does not fundamentally impact the behaviour of the model in terms "
+                           "of accuracy and loss.", verdict, p,
+                  [_numbers(n, runs[n], final_test, "final test accuracy (%)") for n in ("dropout 0.2", "baseline")]))
+
+    tests = [higher(rise["baseline"], rise["dropout 0.5"]), higher(rise["dropout 0.2"], rise["dropout 0.5"])]
+    found.append(("1.3.5", "The dropout of 0.5 reduces the over fitting of the previous model(s) model drastically",
+                  all_of(tests), max((p for _, p in tests if p is not None), default=None),
+                  [_numbers(n, runs[n], loss_rise, "last validation loss minus its lowest", 3)
+                   for n in ("baseline", "dropout 0.2", "dropout 0.5")]))
+
+    tests = [higher(test["dropout 0.5"], test[n]) for n in ("dropout 0.2", "dropout 0.8")]
+    found.append(("1.3.5", "The best model achieved in 1.3.5 was the model with a dropout of 0.5.",
+                  all_of(tests), max((p for _, p in tests if p is not None), default=None),
+                  [_numbers(n, runs[n], final_test, "final test accuracy (%)")
+                   for n in ("dropout 0.2", "dropout 0.5", "dropout 0.8")]))
+
+    tests = [higher(test["dropout 0.5"], test["dropout 0.8"]),
+             higher(_values(runs["dropout 0.5"], final_val), _values(runs["dropout 0.8"], final_val))]
+    found.append(("1.3.5", "the dropout rate is slightly too high which reduces the accuracy of the model for both "
+                           "test and validation set compared to a dropout of 0.5",
+                  all_of(tests), max((p for _, p in tests if p is not None), default=None),
+                  [_numbers(n, runs[n], m, w) for n in ("dropout 0.5", "dropout 0.8")
+                   for m, w in ((final_test, "final test accuracy (%)"), (final_val, "final validation accuracy (%)"))]))
+
+    fed = normalized_against_raw(out)
+    verdict, p = positive([norm - raw for _, norm, raw in fed])
+    found.append(("1.3.6", "[fed without normalization] Here, the accuracy of classification is at 40%. [fed "
+                           "normalized] Here, the accuracy of classification is at 70%.", verdict, p,
+                  ["1.3.5 dropout p = 0.5's model, accuracy on the whole test set by seed: "
+                   + (", ".join(f"{seed}: {norm:.2f}% normalized, {raw:.2f}% raw" for seed, norm, raw in fed)
+                      if fed else "(none yet)")]))
+
+    verdict, p = higher(test["student"], test["baseline"])
+    found.append(("1.3.7", "I have achieved a total validation accuracy of 80.3% in the last epoch and a "
+                           "corresponding test accuracy of 80.15%. [the baseline: 70.42%]", verdict, p,
+                  [_numbers(n, runs[n], final_test, "final test accuracy (%)") for n in ("student", "baseline")]))
+    return found
+
+
+def spread_table(out):
+    """Markdown lines: each report run's seed-0 final test accuracy beside its spread over
+    seeds, and whether the report's value lies within it."""
+    lines = ["| run | seeds | seed 0 (%) | mean (%) | standard deviation | lowest (%) | highest (%) | report (%) | "
+             "report within lowest to highest |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for name, runs in seed_runs(out).items():
+        label, _, report = REPORT_RUNS[name]
+        values = _values(runs, final_test)
+        if not values:
+            lines.append(f"| {label} | none yet | - | - | - | - | - | {report:.2f} | - |")
+            continue
+        spread = Spread(values)
+        seed0 = next((run["final_test_acc"] for seed, run, _, _ in runs if seed == 0), None)
+        inside = ("yes" if spread.holds(report) else "no") if spread.n > 1 else "one seed: no spread"
+        lines.append(f"| {label} | {', '.join(str(seed) for seed, *_ in runs)} | {_fmt(seed0)} | {spread.mean:.2f} | "
+                     f"{_fmt(spread.std)} | {spread.low:.2f} | {spread.high:.2f} | {report:.2f} | {inside} |")
+    return lines
+
+
+def section(out):
+    """REPORT.md's "Seeds" and "The report's claims" sections."""
+    lines = ["## Seeds: how far one run can be trusted", "",
+             "Final test accuracy of each of the report's runs over this package's seeds (seed 0 is the run in the "
+             "sections above; other seeds are in `seeds/<run>_seed<N>/`, listed by "
+             "`python -m common.everything --print --seeds 1 2`). Each seed also draws its own validation images.",
+             ""] + spread_table(out) + ["", "## The report's claims", "",
+                                         f"Each claim is quoted from the report. The rule: {RULE}", ""]
+    for question, words, verdict, p, numbers in claims(out):
+        mark = {HOLDS: "**holds**", UNSURE: f"**{UNSURE}**"}.get(verdict, f"**{verdict}**")
+        lines += [f"- {question}: \"{words}\"", f"  Verdict: {mark}{_p(p)}. "
+                  + "; ".join(numbers) + "."]
+    return lines + [""]
+
+
+DROPOUT_FIGURE, CONFUSION_FIGURE = "q1_3_5_dropout_comparison.png", "q1_3_confusion.png"
+
+
+def draw_dropout_comparison(out):
+    """1.3.5's comparison figure from out's sweep: each p (and the baseline as p = 0, its
+    settings said when they are not the sweep's) as the mean over its seeds, in a band
+    from the lowest to the highest. Returns the figure's name, or None without a sweep."""
+    record = read_record(Path(out) / "q1_3_dropout.json")
+    sweep = (record or {}).get("runs") or {}
+    if not sweep:
+        return None
+    seeds = seed_runs(out) if not record.get("quick") else {}
+    curves = {}
+    baseline = read_record(Path(out) / "q1_3_train.json", record.get("quick"))
+    if baseline and isinstance(baseline.get("history"), dict):
+        config = next(iter(sweep.values())).get("train_config") or {}
+        other = [(k, v) for k, v in differences(baseline.get("train_config") or {}, config) if k != "dropout"]
+        label = "p = 0 (baseline" + (f", trained with {', '.join(as_words(other))})" if other else ")")
+        curves[label] = [run["history"] for _, run, _, _ in seeds.get("baseline", [])] or [baseline["history"]]
+    for p, run in sweep.items():
+        curves[f"p = {p}"] = [r["history"] for _, r, _, _ in seeds.get(f"dropout {p}", [])] or [run["history"]]
+    from .plots import plot_comparison
+    title = "Question 1.3.5: validation accuracy and loss for each dropout p" + (" [QUICK]" if record.get("quick") else "")
+    plot_comparison(curves, Path(out) / DROPOUT_FIGURE, title)
+    return DROPOUT_FIGURE
+
+
+def confusion_runs(out):
+    """[(label, 10 x 10 counts)] for the baseline, the best dropout p and the best 1.3.7
+    recipe, each from its lowest seed that kept its test-set confusion counts; and the
+    labels of those no run has them for yet."""
+    runs = seed_runs(out)
+    sweep = read_record(Path(out) / "q1_3_dropout.json", quick=False) or {}
+    best_p = f"{sweep.get('best_dropout', 0.5):g}"
+    wanted = [("baseline", runs["baseline"]), (f"dropout p = {best_p} (the best by validation)",
+                                                runs.get(f"dropout {best_p}", []))]
+    best = [(0, ((read_record(Path(out) / "q1_3_improve.json", quick=False) or {}).get("runs") or {}).get("best"))]
+    best += [(run["train_config"].get("seed"), run) for path in sorted(Path(out).glob("ablation/*/q1_3_improve.json"))
+             for run in [((read_record(path, quick=False) or {}).get("runs") or {}).get("best")]
+             if isinstance(run, dict) and [k for k, _ in differences(run.get("train_config") or {},
+                                                                      TrainConfig(**RECIPES["best"]))] == ["seed"]]
+    wanted.append(("best 1.3.7 recipe", [(seed, run, None, None) for seed, run in best if isinstance(run, dict)]))
+    found, missing = [], []
+    for label, seeded in wanted:
+        kept = [(seed, run) for seed, run, *_ in seeded if run.get("test_confusion")]
+        if kept:
+            seed, run = min(kept, key=lambda s: s[0])
+            found.append((f"{label}, seed {seed}: {run['final_test_acc']:.2f}% right", run["test_confusion"]))
+        else:
+            missing.append(label)
+    return found, missing
+
+
+def draw_confusion(out):
+    """The confusion figure, when some run kept its counts."""
+    found, _ = confusion_runs(out)
+    if found:
+        from .plots import plot_confusion
+        plot_confusion(dict(found), Path(out) / CONFUSION_FIGURE, "Test-set confusion counts (rows: true class)")
+
+
+def confusion_section(out):
+    """REPORT.md's lines on the confusion figure; none when no run kept its counts."""
+    found, missing = confusion_runs(out)
+    if not found:
+        return []
+    text = ("Each panel counts the final model's test-set predictions by true class (rows, with the class's "
+            "accuracy) and predicted class (columns). Runs trained before the package kept these counts have "
+            "none: each panel is from the lowest seed of that run that has them.")
+    if missing:
+        text += f" Not yet recorded by any run: {', '.join(missing)}."
+    return ["## Confusion on the test set", "", text, "", f"![{CONFUSION_FIGURE}]({CONFUSION_FIGURE})", ""]

@@ -1,0 +1,65 @@
+"""The report's five training runs over seeds, read from a results folder: seed 0 from the
+folder's own records, every other seed from its seeds/<run>_seed<N>/ folders (the commands
+`python -m common.everything --print --seeds 1 2` lists). A run counts only when it trained
+the report's settings but for the seed, and only full runs count."""
+from pathlib import Path
+
+from .config import BASELINE, SEEDS_FOLDER, STUDENT, TrainConfig, differences
+from .results import read_record
+
+# run: (how REPORT.md names it, its settings, the report's final test accuracy)
+REPORT_RUNS = {
+    "baseline": ("1.3.4 baseline", dict(BASELINE), 70.42),
+    "dropout 0.2": ("1.3.5 dropout p = 0.2", dict(BASELINE, dropout=0.2), 70.69),
+    "dropout 0.5": ("1.3.5 dropout p = 0.5", dict(BASELINE, dropout=0.5), 74.04),
+    "dropout 0.8": ("1.3.5 dropout p = 0.8", dict(BASELINE, dropout=0.8), 66.72),
+    "student": ("1.3.7 student recipe", dict(STUDENT), 80.15),
+}
+
+def folders(out):
+    """out, then each folder under out/seeds/, in name order."""
+    out = Path(out)
+    return [out] + sorted(p for p in (out / SEEDS_FOLDER).glob("*") if p.is_dir())
+
+
+def _runs_in(folder):
+    """(run, run dict, its record) for each report run a folder's full records hold."""
+    train = read_record(folder / "q1_3_train.json", quick=False)
+    if train and isinstance(train.get("history"), dict):
+        yield "baseline", train, train
+    dropout = read_record(folder / "q1_3_dropout.json", quick=False) or {}
+    for p, run in (dropout.get("runs") or {}).items():
+        if f"dropout {p}" in REPORT_RUNS and isinstance(run, dict) and isinstance(run.get("history"), dict):
+            yield f"dropout {p}", run, dropout
+    improve = read_record(folder / "q1_3_improve.json", quick=False) or {}
+    run = (improve.get("runs") or {}).get("student")
+    if isinstance(run, dict) and isinstance(run.get("history"), dict):
+        yield "student", run, improve
+
+
+def seed_runs(out):
+    """{run: [(seed, run dict, record, folder)]} in seed order, for each of REPORT_RUNS;
+    a seed found twice counts once (out's own record first)."""
+    found = {name: {} for name in REPORT_RUNS}
+    for folder in folders(out):
+        for name, run, record in _runs_in(folder):
+            cfg = run.get("train_config") or {}
+            if differences(cfg, TrainConfig(**REPORT_RUNS[name][1]), ignore=("seed", "log_every")):
+                continue
+            found[name].setdefault(cfg.get("seed", 0), (run, record, folder))
+    return {name: [(seed, *found[name][seed]) for seed in sorted(found[name])] for name in REPORT_RUNS}
+
+
+def normalized_against_raw(out, p="0.5"):
+    """[(seed, whole-test-set accuracy fed normalized, fed raw)] of dropout p's model, from
+    every full record whose 1.3.6 was made with it (the report's best p is 0.5)."""
+    found = {}
+    for folder in folders(out):
+        record = read_record(folder / "q1_3_dropout.json", quick=False) or {}
+        run = (record.get("runs") or {}).get(p)
+        whole = (record.get("predictions") or {}).get("test_set")
+        if record.get("best_dropout") == float(p) and isinstance(run, dict) and whole:
+            cfg = run.get("train_config") or {}
+            if not differences(cfg, TrainConfig(**REPORT_RUNS[f"dropout {p}"][1]), ignore=("seed", "log_every")):
+                found.setdefault(cfg.get("seed", 0), (whole["normalized"]["accuracy"], whole["raw"]["accuracy"]))
+    return [(seed, *found[seed]) for seed in sorted(found)]

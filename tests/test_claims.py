@@ -1,0 +1,110 @@
+"""Which of the report's claims hold: the verdict rule on made-up seeds, and the claims and
+spreads in REPORT.md following the JSON (change a number, the verdict follows)."""
+import json
+
+import pytest
+
+from common import claims, stats
+from common.config import BASELINE, STUDENT, TrainConfig, as_dict
+from common.report import build_report
+from common.stats import FAILS, HOLDS, UNSURE
+
+
+# The rule, on made-up per-seed accuracies.
+
+def test_a_clear_effect_holds():
+    assert stats.higher([74.1, 74.6, 74.3], [69.2, 69.8, 69.5])[0] == HOLDS
+
+
+def test_a_reversed_effect_does_not_hold():
+    assert stats.higher([64.5, 64.9, 64.2], [74.1, 74.6, 74.3])[0] == FAILS
+
+
+def test_no_effect_cannot_be_told_higher_but_holds_as_similar():
+    a, b = [70.4, 70.9, 70.6, 70.5], [70.5, 70.7, 70.6, 70.8]
+    assert stats.higher(a, b)[0] == UNSURE
+    assert stats.similar(a, b)[0] == HOLDS
+
+
+def test_a_spread_too_wide_cannot_tell_either_way():
+    a, b = [60.0, 80.0, 70.0], [66.0, 76.0, 71.0]
+    assert stats.higher(a, b)[0] == UNSURE and stats.similar(a, b)[0] == UNSURE
+
+
+def test_a_clear_difference_is_not_similar():
+    assert stats.similar([71.4, 71.6, 71.5], [69.3, 69.5, 69.4])[0] == FAILS
+
+
+def test_one_seed_cannot_tell():
+    assert stats.higher([80.0], [70.0]) == (UNSURE, None) and stats.positive([0.9]) == (UNSURE, None)
+
+
+def test_the_spread_says_whether_a_value_lies_within_it():
+    spread = stats.Spread([69.4, 70.1, 69.8])
+    assert spread.holds(70.0) and not spread.holds(70.42)
+    assert spread.mean == pytest.approx(69.7667, abs=1e-4) and spread.std == pytest.approx(0.3512, abs=1e-4)
+
+
+# The claims section, from made-up records.
+
+def _run(settings, seed, test, val_loss_end=1.5):
+    cfg = as_dict(TrainConfig(**settings, seed=seed))
+    history = {"epoch": [1, 2, 3], "val_loss": [1.2, 1.0, val_loss_end], "val_acc": [60, 65, test],
+               "train_loss": [1.5, 1.0, 0.5], "train_acc": [50, 70, 90], "lr": [0.001] * 3, "seconds": [60] * 3}
+    return {"history": history, "train_config": cfg, "final_test_acc": test, "final_val_acc": test + 0.5,
+            "best_val_acc": test + 1, "best_val_epoch": 3}
+
+
+def _write(folder, name, record):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps({"quick": False, "config": {}, "env": {}, "figures": [],
+                                                     **record}))
+
+
+def _made_up_results(out, student_tests=(79.9, 80.2, 80.1), baseline_tests=(69.4, 69.9, 69.6)):
+    for seed, (student, baseline) in enumerate(zip(student_tests, baseline_tests)):
+        folder = out if seed == 0 else out / "seeds" / f"baseline_seed{seed}"
+        _write(folder, "q1_3_train", _run(BASELINE, seed, baseline))
+        folder = out if seed == 0 else out / "seeds" / f"student_seed{seed}"
+        _write(folder, "q1_3_improve", {"runs": {"student": {**_run(STUDENT, seed, student), "recipe": "student"}}})
+
+
+def _verdict(out, question, words):
+    return next(v for q, w, v, _, _ in claims.claims(out) if q == question and w.startswith(words))
+
+
+def test_the_student_claim_follows_the_json(tmp_path):
+    _made_up_results(tmp_path)
+    assert _verdict(tmp_path, "1.3.7", "I have achieved") == HOLDS
+    report = build_report(tmp_path)
+    assert "## The report's claims" in report and "Verdict: **holds**" in report
+    assert "| 1.3.7 student recipe | 0, 1, 2 | 79.90 | 80.07 | 0.15 | 79.90 | 80.20 | 80.15 | yes |" in report
+
+    _made_up_results(tmp_path, student_tests=(65.0, 66.0, 65.5))  # the student now below the baseline
+    assert _verdict(tmp_path, "1.3.7", "I have achieved") == FAILS
+    assert "| 1.3.7 student recipe | 0, 1, 2 | 65.00 | 65.50 | 0.50 | 65.00 | 66.00 | 80.15 | no |" in build_report(tmp_path)
+
+
+def test_a_run_with_other_settings_is_not_a_seed(tmp_path):
+    _made_up_results(tmp_path)
+    other = _run(dict(BASELINE, lr=0.01), 3, 99.0)
+    _write(tmp_path / "seeds" / "baseline_lr_seed3", "q1_3_train", other)
+    assert [seed for seed, *_ in claims.seed_runs(tmp_path)["baseline"]] == [0, 1, 2]
+
+
+def test_overfitting_claim_reads_each_seeds_validation_loss(tmp_path):
+    _made_up_results(tmp_path)
+    assert _verdict(tmp_path, "1.3.4", "The loss shows") == HOLDS
+    for seed in (1, 2):  # the validation loss now ends at its lowest in two seeds of three
+        path = tmp_path / "seeds" / f"baseline_seed{seed}" / "q1_3_train.json"
+        record = json.loads(path.read_text())
+        record["history"]["val_loss"][-1] = 0.9
+        path.write_text(json.dumps(record))
+    assert _verdict(tmp_path, "1.3.4", "The loss shows") == UNSURE
+
+
+def test_a_quick_record_is_never_a_seed(tmp_path):
+    _made_up_results(tmp_path)
+    path = tmp_path / "seeds" / "baseline_seed2" / "q1_3_train.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "quick": True}))
+    assert [seed for seed, *_ in claims.seed_runs(tmp_path)["baseline"]] == [0, 1]

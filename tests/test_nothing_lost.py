@@ -1,0 +1,181 @@
+"""Nothing a user made is lost: smoke runs keep to their own folder and never replace full
+results, runs that finish together all keep theirs, a divergent run stops with a message
+and keeps its last checkpoint, and a write that fails names the file and leaves the
+earlier one whole. Every JSON the package writes is strict JSON."""
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import torch
+
+from common import cli, train as training
+from common.config import TrainConfig
+from common.data import DeviceData
+from common.errors import Diverged
+from common.checkpoint import Checkpoints
+from conftest import REPO, run_script
+
+FAST = ["--skip-checksum", "--epochs", "1", "--val-size", "100"]
+
+
+def strict_json(path):
+    """The record, read by a parser that refuses NaN and Infinity, as browsers and jq do."""
+    def refuse(token):
+        raise ValueError(f"{path} holds {token}, which is not JSON")
+    return json.loads(Path(path).read_text(), parse_constant=refuse)
+
+
+def test_a_smoke_run_writes_to_its_own_folder_by_default(tmp_path):
+    result = run_script("q1_2_model.py", "--quick", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert strict_json(tmp_path / "smoke" / "q1_2_model.json")["quick"] is True
+    assert not (tmp_path / "figures").exists()
+
+
+def test_a_smoke_run_never_replaces_full_results(tmp_path, fresh_cifar_root):
+    out = tmp_path / "figures"
+    out.mkdir()
+    full = json.dumps({"quick": False, "history": {"epoch": [1]}, "final_test_acc": 70.0})
+    (out / "q1_3_train.json").write_text(full)
+    result = run_script("q1_3_train.py", "--quick", "--data-dir", fresh_cifar_root, "--skip-checksum", "--out", out,
+                        cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "holds full results (q1_3_train.json)" in result.stderr and "smoke/" in result.stderr
+    assert (out / "q1_3_train.json").read_text() == full
+    assert sorted(p.name for p in out.iterdir()) == ["q1_3_train.json"]
+
+
+def test_runs_into_different_folders_never_share_a_checkpoint_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    parser = cli.base_parser("")
+    cli.add_training_flags(parser)
+    folders = {cli.parse(parser, ["--out", out]).checkpoint_dir for out in ("figures", "figures/gpu", "smoke")}
+    assert folders == {"checkpoints/figures", "checkpoints/figures/gpu", "checkpoints/smoke"}
+
+
+def test_two_sweeps_finishing_into_one_folder_both_keep_their_runs(tmp_path, fresh_cifar_root):
+    """Two real processes, one p each, into one folder: the record holds both, and 1.3.6
+    is the better one's."""
+    out = tmp_path / "shared"
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, str(REPO / "q1_3_dropout.py"), "--dropouts", p,
+                               "--data-dir", str(fresh_cifar_root), *FAST, "--out", str(out)],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for p in ("0.2", "0.5")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+    record = strict_json(out / "q1_3_dropout.json")
+    assert sorted(record["runs"]) == ["0.2", "0.5"]
+    best = max(record["runs"], key=lambda p: record["runs"][p]["best_val_acc"])
+    assert record["best_dropout"] == float(best)
+    assert "p = 0.2" in (out / "REPORT.md").read_text() and "p = 0.5" in (out / "REPORT.md").read_text()
+    assert not list(out.glob(".*partial*"))
+
+
+def test_two_recipes_finishing_into_one_folder_both_keep_their_runs(tmp_path, fresh_cifar_root):
+    out = tmp_path / "shared"
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, str(REPO / "q1_3_improve.py"), "--recipe", recipe, "--quick",
+                               "--data-dir", str(fresh_cifar_root), *FAST, "--out", str(out)],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for recipe in ("student", "best")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+    record = strict_json(out / "q1_3_improve.json")
+    assert sorted(record["runs"]) == ["best", "student"]
+    # each recipe keeps what its own smoke run changed
+    assert record["runs"]["student"]["quick_settings"] != record["runs"]["best"]["quick_settings"]
+
+
+def test_a_divergent_run_stops_with_a_message_and_writes_no_nan(tmp_path, cifar_root):
+    out = tmp_path / "out"
+    result = run_script("q1_3_train.py", "--quick", "--lr", "100", "--data-dir", cifar_root, "--skip-checksum",
+                        "--out", out, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "Training diverged: the loss stopped being a finite number in epoch 1" in result.stderr
+    assert "--lr 100 (100000 times the report's 0.001)" in result.stderr and "smaller --lr" in result.stderr
+    assert "loss nan" not in result.stdout
+    assert not (out / "q1_3_train.json").exists()
+    for path in out.rglob("*.json"):
+        strict_json(path)
+
+
+def test_a_run_that_diverges_later_keeps_its_last_finished_epoch(tmp_path, monkeypatch):
+    """The weights turn NaN in epoch 2: the run stops there, and epoch 1's checkpoint stays."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 32, 32, 3, generator=g).contiguous()
+    y = torch.randint(0, 10, (256,), generator=g)
+    data = DeviceData(x, y, x[:64], y[:64], x[:64], y[:64])
+    cfg = TrainConfig(epochs=3, batch_size=32, lr=0.01, log_every=4)
+    original = training.train_epoch
+
+    def poisoned(sgd_step, model, *args):
+        poisoned.calls += 1
+        if poisoned.calls == 2:
+            with torch.no_grad():
+                next(model.parameters()).fill_(float("nan"))
+        return original(sgd_step, model, *args)
+    poisoned.calls = 0
+    monkeypatch.setattr(training, "train_epoch", poisoned)
+    points = Checkpoints(tmp_path, "run")
+    with pytest.raises(Diverged, match=r"in epoch 2, within steps 1 to 4 .*The last finished epoch \(1\) is kept"):
+        training.train(cfg, data, torch.device("cpu"), points, log=lambda *_: None)
+    assert torch.load(points.path("last"), weights_only=True)["epoch"] == 1
+
+
+def _small_disk(tmp_path):
+    """A 300 KB tmpfs where the machine allows mounting one; None elsewhere."""
+    folder = tmp_path / f"disk{uuid.uuid4().hex[:6]}"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(folder)], capture_output=True)
+    return folder if done.returncode == 0 else None
+
+
+def test_a_full_disk_under_the_checkpoints_ends_in_one_paragraph(tmp_path, cifar_root):
+    disk = _small_disk(tmp_path)
+    args = ["q1_3_train.py", "--quick", "--data-dir", cifar_root, "--skip-checksum", "--out", tmp_path / "out"]
+    try:
+        if disk is not None:
+            (disk / "q1_3_train_quick_last.pt").write_text("the earlier checkpoint")
+            result = run_script(*args, "--checkpoint-dir", disk, cwd=tmp_path)
+        else:  # no mount here: the same write, failing as torch's writer fails on a full disk
+            disk = tmp_path / "ckpt"
+            disk.mkdir()
+            (disk / "q1_3_train_quick_last.pt").write_text("the earlier checkpoint")
+            result = _run_with_a_full_disk(args + ["--checkpoint-dir", disk], tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert f"Could not write {disk}/q1_3_train_quick_last.pt: no space is left on that disk" in result.stderr
+        assert "--checkpoint-dir" in result.stderr
+        assert (disk / "q1_3_train_quick_last.pt").read_text() == "the earlier checkpoint"
+        assert not list(disk.glob(".*partial*"))
+    finally:
+        if disk is not None and disk.is_mount():
+            subprocess.run(["umount", str(disk)])
+
+
+def _run_with_a_full_disk(args, tmp_path):
+    code = ("import runpy, shutil, sys, torch\n"
+            "def full(obj, f, *a, **k):\n"
+            "    open(f, 'wb').write(b'half')\n"
+            "    raise RuntimeError('[enforce fail at inline_container.cc:672] . unexpected pos 121728 vs 121616')\n"
+            "torch.save = full\n"
+            "shutil.disk_usage = lambda p: shutil._ntuple_diskusage(10, 10, 0)\n"
+            f"sys.argv = {[str(a) for a in args]!r}\n"
+            f"runpy.run_path({str(REPO / args[0])!r}, run_name='__main__')\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
+def test_an_output_folder_in_the_way_ends_in_one_paragraph(tmp_path, cifar_root):
+    (tmp_path / "blocked").write_text("a file where the checkpoint folder should be")
+    result = run_script("q1_3_train.py", "--quick", "--data-dir", cifar_root, "--skip-checksum",
+                        "--out", tmp_path / "out", "--checkpoint-dir", tmp_path / "blocked" / "ckpt", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "Could not write" in result.stderr and "blocked" in result.stderr
+    assert (tmp_path / "blocked").read_text() == "a file where the checkpoint folder should be"
