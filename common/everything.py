@@ -61,6 +61,8 @@ def main():
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--out", help="where every script writes (default: figures/, or smoke/ under --quick)")
     parser.add_argument("--quick", action="store_true", help="each script's smoke run")
+    parser.add_argument("--checkpoint-dir", help="where the training scripts keep checkpoints (default: "
+                                                 "checkpoints/<--out>)")
     parser.add_argument("--print", action="store_true", help="print every run's command, one a line, and run nothing")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="with --print: the seeds to list (0: the report's runs and questions)")
@@ -77,8 +79,10 @@ def main():
     Path(out).mkdir(parents=True, exist_ok=True)
     times, started = [], time.perf_counter()
     for command in COMMANDS:
+        training = command[0].startswith("q1_3") and args.checkpoint_dir
         line = [sys.executable, str(REPO / command[0]), *command[1:], "--device", args.device, "--out", out,
-                *(["--quick"] if args.quick else []), *passed_on]
+                *(["--quick"] if args.quick else []),
+                *(["--checkpoint-dir", str(Path(args.checkpoint_dir).resolve())] if training else []), *passed_on]
         print(f"$ {' '.join(command)}", flush=True)
         begun = time.perf_counter()
         done = subprocess.run(line, cwd=REPO)

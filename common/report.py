@@ -93,14 +93,14 @@ def _plural(n, one, many):
 def _num(value, digits=2):
     if value is None:
         return "-"
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) >= 1):
-        return f"{value:,.0f}"
-    return f"{value:.{digits}f}"
+    if isinstance(value, int):  # counts; every measured quantity keeps its digits, 44.00 beside 41.60
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
 
 
 def _row(what, ours, report=None, digits=2, unit=""):
     # Rounding first, then adding 0.0, turns a float error of -1e-7 into "+0", not "-0".
-    diff = "-" if report is None or ours is None else f"{round(ours - report, digits) + 0.0:+.{digits}f}{unit}"
+    diff = "-" if report is None or ours is None else f"{round(ours - report, digits) + 0.0:+,.{digits}f}{unit}"
     return f"| {what} | {_num(ours, digits)}{unit if ours is not None else ''} | " \
            f"{_num(report, digits) + unit if report is not None else 'not given'} | {diff} |"
 
@@ -475,8 +475,8 @@ def times_table(out):
             ("1.3.7 student recipe", "q1_3_improve", "student", "student", 1),
             ("1.3.7 bn_onecycle recipe", "q1_3_improve", "bn_onecycle", "bn_onecycle", 1),
             ("1.3.7 best recipe", "q1_3_improve", "best", "best", 1)]
-    lines = ["| question | measured training time | machine | "
-             + " | ".join(f"from the speed with {cap} kernels, {threads} threads" for cap, threads, _ in benches) + " |",
+    lines = ["| question | measured training time | machine |"
+             + "".join(f" from the speed with {cap} kernels, {threads} threads |" for cap, threads, _ in benches),
              "|---|---:|---|" + "---:|" * len(benches)]
     for question, script, key, recipe, n_runs in rows:
         record = read_record(out / f"{script}.json", quick=False)
@@ -486,7 +486,7 @@ def times_table(out):
                            for run in runs})
         estimates = [f"{n_runs * minutes[recipe]:.0f} min" if recipe in minutes else "-" for _, _, minutes in benches]
         lines.append(f"| {question} | {f'{measured:.0f} min' if measured is not None else NOT_RUN} | "
-                     f"{'; '.join(machines) or '-'} | " + " | ".join(estimates) + (" |" if benches else "|"))
+                     f"{'; '.join(machines) or '-'} |" + "".join(f" {e} |" for e in estimates))
     lines += ["", "Measured: the sum of each run's epoch times in its JSON. From the speed: the recipe's epochs x "
               "(45,000 training images at the training speed and 5,000 validation images at the validation speed "
               "that `python -m common.bench --device cpu --recipes` measured; the final test passes add a little)."]
@@ -580,26 +580,6 @@ def write_report(out):
     return write_text(Path(out) / "REPORT.md", build_report(out))
 
 
-README_BEGIN, README_END = "<!-- times: built by python -m common.report; do not edit -->", "<!-- end times -->"
-
-
-def refresh_readme(readme, out):
-    """Put times_table(out) between README's markers; the README's timings then come from
-    the JSON files, never from a hand. A row measured before is never turned into "not run
-    yet" (its JSON is missing, or a smoke run's): the block is then left as it was, and
-    the rows that would have been lost are returned."""
-    text = Path(readme).read_text()
-    start, end = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
-    table = times_table(out)
-    before = {line.split(" | ")[0]: line for line in text[start:end].splitlines() if line.startswith("| ")}
-    lost = [row.split(" | ")[0] for row in table
-            if NOT_RUN in row and NOT_RUN not in before.get(row.split(" | ")[0], NOT_RUN)]
-    if not lost:
-        with locked(Path(readme).parent):
-            write_text(readme, text[:start] + "\n" + "\n".join(table) + "\n" + text[end:])
-    return [row.removeprefix("| ") for row in lost]
-
-
 def refresh_reports(out):
     """Rebuild REPORT.md in out, and in each folder above it that holds one of this
     package's reports (a run written under figures/ablation/<name>/ is a row of
@@ -631,11 +611,12 @@ def main(argv=None):
                  f"(their --out, figures/ by default).")
     with locked(folder):
         print(f"wrote {write_report(folder)}")
-    readme = Path(__file__).resolve().parent.parent / "README.md"
-    if folder.resolve() == (readme.parent / "figures").resolve():
-        lost = refresh_readme(readme, folder)
-        print(f"left README's table of times as it was: {', '.join(lost)} would have lost measured times "
-              f"(their JSON is missing)" if lost else f"wrote the table of times in {readme}")
+    if folder.resolve() == (Path(__file__).resolve().parent.parent / "figures").resolve():
+        from .readme import refresh_all
+        lost = refresh_all(folder)
+        print(f"left a block of README.md or docs/recipe.md as it was: {', '.join(lost)} would have lost measured "
+              f"numbers (their JSON is missing)" if lost else "rebuilt the generated blocks of README.md and "
+                                                               "docs/recipe.md")
 
 
 if __name__ == "__main__":

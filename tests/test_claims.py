@@ -108,3 +108,17 @@ def test_a_quick_record_is_never_a_seed(tmp_path):
     path = tmp_path / "seeds" / "baseline_seed2" / "q1_3_train.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "quick": True}))
     assert [seed for seed, *_ in claims.seed_runs(tmp_path)["baseline"]] == [0, 1]
+
+
+def test_everything_prints_every_seed_run_as_one_command():
+    import subprocess
+    import sys
+    from conftest import REPO
+    result = subprocess.run([sys.executable, "-m", "common.everything", "--print", "--seeds", "0", "1", "2",
+                             "--skip-checksum"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0 and len(lines) == 6 + 5 + 5
+    assert lines[2] == "python q1_3_train.py --out figures --skip-checksum"
+    assert "python q1_3_dropout.py --dropouts 0.5 --seed 2 --out figures/seeds/dropout0.5_seed2 --resume " \
+           "--skip-checksum" in lines
+    assert sum("--seed 1 " in line for line in lines) == 5

@@ -172,15 +172,29 @@ def test_a_difference_lost_in_rounding_reads_plus_zero():
     assert _row("accuracy (%)", 69.99999994, 70.0, 0).endswith("| +0 |")
 
 
-def test_readmes_times_are_the_ones_the_committed_json_gives():
-    """README's table of times is built from figures/*.json, never typed by hand."""
+def test_readmes_generated_blocks_are_the_ones_the_committed_json_gives():
+    """README's results and times and docs/recipe.md's ablation commands are built from
+    figures/*.json, never typed by hand."""
     from pathlib import Path
-    from common.report import README_BEGIN, README_END, times_table
+    from common.readme import BLOCKS, markers
     repo = Path(__file__).resolve().parent.parent
-    text = (repo / "README.md").read_text()
-    block = text[text.index(README_BEGIN) + len(README_BEGIN):text.index(README_END)]
-    assert block.strip() == "\n".join(times_table(repo / "figures")).strip()
-    assert "min" in block
+    pages = {"results": "README.md", "times": "README.md", "ablations": "docs/recipe.md"}
+    for name, build in BLOCKS.items():
+        text = (repo / pages[name]).read_text()
+        begin, end = markers(name)
+        block = text[text.index(begin) + len(begin):text.index(end)]
+        assert block.strip() == "\n".join(build(repo / "figures")).strip(), name
+    assert "min" in (repo / "README.md").read_text()
+
+
+def test_a_rebuild_never_turns_a_measured_row_into_not_run_yet(tmp_path):
+    from common.readme import markers, refresh
+    page = tmp_path / "README.md"
+    begin, end = markers("times")
+    measured = "| 1.3.1-1.3.4 baseline | 21 min | cpu |"
+    page.write_text(f"{begin}\n| question | measured training time | machine |\n|---|---:|---|\n{measured}\n{end}\n")
+    assert refresh(page, tmp_path) == ["1.3.1-1.3.4 baseline"]  # its JSON is not in tmp_path
+    assert measured in page.read_text()
 
 
 def test_times_table_estimates_each_question_from_the_measured_speed(tmp_path):
@@ -230,3 +244,16 @@ def test_every_question_runs_in_order_with_its_time(tmp_path):
     for t in record["scripts"]:
         assert f"{t['command']}: {t['seconds']:.1f} s" in result.stdout
     assert "every question:" in result.stdout and (out / "REPORT.md").is_file()
+
+
+@pytest.mark.parametrize("command", [["q1_1_data.py"], ["q1_2_model.py"], ["q1_3_train.py"], ["q1_3_dropout.py"],
+                                     ["q1_3_improve.py"], ["-m", "common.everything"], ["-m", "common.report"],
+                                     ["-m", "common.bench"]])
+def test_every_command_answers_help_with_only_its_own_flags(command):
+    import subprocess
+    import sys
+    from conftest import REPO
+    result = subprocess.run([sys.executable, *command, "--help"], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("usage:"), result.stderr
+    assert ("--data-dir" in result.stdout) == (command[-1] not in ("q1_2_model.py", "common.report"))

@@ -1,0 +1,134 @@
+"""The blocks of README.md and docs/recipe.md that come from the JSON files, each between
+two markers and rebuilt by `python -m common.report`: no number there is typed by hand. A
+row measured before is never turned into "not run yet": a block that would lose one is
+left as it was."""
+from pathlib import Path
+
+from .config import RECIPES, TrainConfig, as_flags, differences
+from .files import locked, write_text
+from .report import NOT_RUN, REPORT, times_table
+from .results import read_record
+from .seeds import REPORT_RUNS, seed_runs
+from .stats import FAILS, HOLDS, Spread
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def markers(name):
+    return f"<!-- {name}: built by python -m common.report; do not edit -->", f"<!-- end {name} -->"
+
+
+def _accuracy(value):
+    return NOT_RUN if value is None else f"{value:.2f}%"
+
+
+def _over_seeds(values):
+    if len(values) < 2:
+        return "one seed so far"
+    spread = Spread(values)
+    return f"{spread.mean:.2f}% ({spread.low:.2f} to {spread.high:.2f}, {spread.n} seeds)"
+
+
+def _best_recipe_seeds(out):
+    """Final test accuracies of the best recipe's full runs that differ from it only in seed."""
+    found = {}
+    for path in [out / "q1_3_improve.json", *sorted(out.glob("ablation/*/q1_3_improve.json"))]:
+        run = ((read_record(path, quick=False) or {}).get("runs") or {}).get("best")
+        if isinstance(run, dict) and all(k == "seed" for k, _ in differences(run.get("train_config") or {},
+                                                                            TrainConfig(**RECIPES["best"]))):
+            found.setdefault(run["train_config"].get("seed", 0), run["final_test_acc"])
+    return [found[seed] for seed in sorted(found)]
+
+
+def results_table(out):
+    """The headline numbers: each question's in the report, this package's seed 0, and the
+    spread over the seeds run so far."""
+    out = Path(out)
+    lines = ["| question | the report | this package, seed 0 | this package over seeds: mean (lowest to highest) |",
+             "|---|---:|---:|---|"]
+    data = read_record(out / "q1_1_data.json", quick=False)
+    std = ", ".join(f"{v:.3f}" for v in data["normalized_std"]) if data else NOT_RUN
+    lines.append(f"| 1.1.2 std of each channel after normalization | "
+                 f"{', '.join(f'{v:.3f}' for v in REPORT['normalized_std'])} | {std} | - |")
+    model = read_record(out / "q1_2_model.json", quick=False)
+    params = f"{model['total_params']:,}" if model else NOT_RUN
+    lines.append(f"| 1.2.1 parameters of the ConvNet | {REPORT['total_params']:,} | {params} | - |")
+    for name, runs in seed_runs(out).items():
+        label, _, report = REPORT_RUNS[name]
+        seed0 = next((run["final_test_acc"] for seed, run, _, _ in runs if seed == 0), None)
+        lines.append(f"| {label}, final test accuracy | {report:.2f}% | {_accuracy(seed0)} | "
+                     f"{_over_seeds([run['final_test_acc'] for _, run, _, _ in runs]) if runs else '-'} |")
+        if name == "dropout 0.8":  # 1.3.6 comes from the sweep's best model
+            sweep = read_record(out / "q1_3_dropout.json", quick=False)
+            shown = (sweep or {}).get("predictions")
+            here = f", here {sweep['best_dropout']:g}" if shown else ""
+            lines.append(f"| 1.3.6 ten test images fed raw / normalized (best p: report {REPORT['best_dropout']:g}"
+                         f"{here}) | "
+                         f"{REPORT['raw_accuracy']:.0f}% / {REPORT['normalized_accuracy']:.0f}% | "
+                         + (f"{shown['raw']['accuracy']:.0f}% / {shown['normalized']['accuracy']:.0f}%" if shown
+                            else NOT_RUN) + " | - |")
+    best = _best_recipe_seeds(out)
+    lines.append(f"| 1.3.7 this package's best recipe (beyond the report), final test accuracy | - | "
+                 f"{_accuracy(best[0] if best else None)} | {_over_seeds(best) if best else '-'} |")
+    return lines
+
+
+def verdict_line(out):
+    """How many of the report's claims hold, from REPORT.md's claims section."""
+    from .claims import claims
+    verdicts = [verdict for _, _, verdict, _, _ in claims(out)]
+    held, failed = verdicts.count(HOLDS), verdicts.count(FAILS)
+    return [f"Of the report's {len(verdicts)} claims, {held} hold beyond seed noise, {failed} do not, and "
+            f"{len(verdicts) - held - failed} cannot be told at the seeds run so far (Welch's t-test at 5%; each "
+            f"claim with its numbers in `figures/REPORT.md`, \"The report's claims\")."]
+
+
+def ablation_commands(out):
+    """The command of every run under out/ablation/, by recipe, from the run's own saved
+    settings against its recipe as the code defines it now."""
+    out = Path(out)
+    lines = []
+    for recipe in ("best", "bn_onecycle"):  # the recipes REPORT.md's ablation tables cover
+        commands = []
+        for path in sorted(out.glob("ablation/*/q1_3_improve.json")):
+            run = ((read_record(path, quick=False) or {}).get("runs") or {}).get(recipe)
+            if isinstance(run, dict) and "train_config" in run:
+                flags = as_flags(differences(run["train_config"], TrainConfig(**RECIPES[recipe])))
+                commands.append("    " + " ".join(["python q1_3_improve.py --recipe", recipe, *flags, "--out",
+                                                   f"{out.name}/ablation/{path.parent.name}"]))
+        if commands:
+            lines += [f"The {recipe} recipe's runs ({len(commands)}):", ""] + commands + [""]
+    return lines
+
+
+BLOCKS = {"results": lambda out: results_table(out) + [""] + verdict_line(out),
+          "times": times_table, "ablations": ablation_commands}
+
+
+def refresh(path, out):
+    """Rebuild every block that path holds from out's JSON; returns the names of the rows
+    a block would have lost (that block is then left as it was)."""
+    text = Path(path).read_text()
+    lost = []
+    for name, build in BLOCKS.items():
+        begin, end = markers(name)
+        if begin not in text:
+            continue
+        start, stop = text.index(begin) + len(begin), text.index(end)
+        rows = build(out)
+        before = {line.split(" | ")[0]: line for line in text[start:stop].splitlines() if line.startswith("| ")}
+        gone = [row.split(" | ")[0].removeprefix("| ") for row in rows
+                if NOT_RUN in row and NOT_RUN not in before.get(row.split(" | ")[0], NOT_RUN)]
+        if gone:
+            lost += gone
+            continue
+        text = text[:start] + "\n" + "\n".join(rows) + "\n" + text[stop:]
+    with locked(Path(path).parent):
+        write_text(path, text)
+    return lost
+
+
+def refresh_all(out):
+    """README.md and docs/recipe.md from out (figures/); returns the rows kept from loss."""
+    return [row for path in (REPO / "README.md", REPO / "docs" / "recipe.md") if path.is_file()
+            for row in refresh(path, out)]
