@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from common.speed import BUDGET, training_seconds, within_budget
 from common.config import BASELINE, BEST, TrainConfig
 from common.model import WhitenedNet, patch_whitening
-from common.train import (Lookahead, alternating_flips, augment_batch, build_model, make_optimizer, orthogonalize,
-                          train)
+from common.augment import alternating_flips, augment_batch
+from common.optim import Lookahead, make_optimizer, orthogonalize
+from common.train import build_model, train
 
 
 def correlated_images(n=400, seed=0):

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from common.config import TrainConfig
 from common.data import nchw
 from common.step import EagerSteps, GraphedSteps, make_steps, train_step
-from common.train import build_model, make_optimizer
+from common.optim import make_optimizer
+from common.train import build_model
 
 
 def batches(n=6, size=8, seed=0):

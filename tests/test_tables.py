@@ -3,7 +3,6 @@ quick, full): the header, the delimiter row and every row have the same number o
 which is what GitHub's renderer needs to draw a table."""
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
