@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 from . import claims
-from .config import RECIPE_TITLES, RECIPES, SEEDS_FOLDER, TrainConfig, as_words, differences
+from .config import RECIPE_TITLES, RECIPES, TrainConfig, as_words, differences
+from .seeds import seed_runs
 from .config import CLASSES, GIVEN_STD
 from .files import locked, write_text
 from .results import read_record
@@ -560,7 +561,7 @@ def build_report(out):
     answers = Path(os.path.relpath(Path(__file__).resolve().parent.parent / "q1_4_answers.md",
                                    out.resolve())).as_posix()
     lines += _section_time_to_target(out) + _section_ablation(out)
-    if (out / SEEDS_FOLDER).is_dir():  # the folder that collects the seeds of the report's runs
+    if sum(1 for runs in seed_runs(out).values() if runs) >= 2:  # a folder of the report's runs, not one run's
         lines += claims.section(out)
     lines += claims.confusion_section(out)
     lines += _section_bench(out) + _section_devices(out) + _section_times(out)
