@@ -78,8 +78,9 @@ def verdict_line(out):
     from .claims import claims
     verdicts = [verdict for _, _, verdict, _, _ in claims(out)]
     held, failed = verdicts.count(HOLDS), verdicts.count(FAILS)
-    return [f"Of the report's {len(verdicts)} claims, {held} hold beyond seed noise, {failed} do not, and "
-            f"{len(verdicts) - held - failed} cannot be told at the seeds run so far (Welch's t-test at 5%; each "
+    unsure = len(verdicts) - held - failed
+    return [f"Of the report's {len(verdicts)} claims, {held} {'holds' if held == 1 else 'hold'} beyond seed noise, "
+            f"{failed} {'does' if failed == 1 else 'do'} not, and {unsure} cannot be told at the seeds run so far (Welch's t-test at 5%; each "
             f"claim with its numbers in `figures/REPORT.md`, \"The report's claims\")."]
 
 
