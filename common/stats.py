@@ -60,14 +60,8 @@ def _p(test, *args, **kwargs):
     return None if math.isnan(p) else p
 
 
-def higher(a, b, level=LEVEL):
-    """Verdict on "a is higher than b" from the two lists of per-seed values, and the
-    one-sided p-value behind it (None when untested)."""
-    if len(a) < 2 or len(b) < 2:
-        return UNSURE, None
-    from scipy.stats import ttest_ind
-    up = _p(ttest_ind, a, b, equal_var=False, alternative="greater")
-    down = _p(ttest_ind, a, b, equal_var=False, alternative="less")
+def _one_sided(up, down, level):
+    """The verdict from the p-values of "higher" (up) and "lower" (down), and the one behind it."""
     if up is None or down is None:
         return UNSURE, None
     if up < level:
@@ -75,6 +69,16 @@ def higher(a, b, level=LEVEL):
     if down < level:
         return FAILS, down
     return UNSURE, up
+
+
+def higher(a, b, level=LEVEL):
+    """Verdict on "a is higher than b" from the two lists of per-seed values, and the
+    one-sided p-value behind it (None when untested)."""
+    if len(a) < 2 or len(b) < 2:
+        return UNSURE, None
+    from scipy.stats import ttest_ind
+    return _one_sided(_p(ttest_ind, a, b, equal_var=False, alternative="greater"),
+                      _p(ttest_ind, a, b, equal_var=False, alternative="less"), level)
 
 
 def similar(a, b, margin=MARGIN, level=LEVEL):
@@ -101,15 +105,8 @@ def positive(changes, level=LEVEL):
     if len(changes) < 2:
         return UNSURE, None
     from scipy.stats import ttest_1samp
-    up = _p(ttest_1samp, changes, 0.0, alternative="greater")
-    down = _p(ttest_1samp, changes, 0.0, alternative="less")
-    if up is None or down is None:
-        return UNSURE, None
-    if up < level:
-        return HOLDS, up
-    if down < level:
-        return FAILS, down
-    return UNSURE, up
+    return _one_sided(_p(ttest_1samp, changes, 0.0, alternative="greater"),
+                      _p(ttest_1samp, changes, 0.0, alternative="less"), level)
 
 
 def all_of(verdicts):

@@ -3,6 +3,7 @@ results, runs that finish together all keep theirs, a divergent run stops with a
 and keeps its last checkpoint, and a write that fails names the file and leaves the
 earlier one whole. Every JSON the package writes is strict JSON."""
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -56,18 +57,23 @@ def test_runs_into_different_folders_never_share_a_checkpoint_file(tmp_path, mon
     assert folders == {"checkpoints/figures", "checkpoints/figures/gpu", "checkpoints/smoke"}
 
 
+def finish_together(cwd, commands):
+    """Start the scripts at once, as separate processes of one thread each, and wait for all."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for script, *args in commands]
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+
+
 def test_two_sweeps_finishing_into_one_folder_both_keep_their_runs(tmp_path, fresh_cifar_root):
     """Two real processes, one p each, into one folder: the record holds both, and 1.3.6
     is the better one's."""
     out = tmp_path / "shared"
-    env = {**__import__("os").environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, str(REPO / "q1_3_dropout.py"), "--dropouts", p,
-                               "--data-dir", str(fresh_cifar_root), *FAST, "--out", str(out)],
-                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for p in ("0.2", "0.5")]
-    for proc in procs:
-        _, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, err
+    finish_together(tmp_path, [["q1_3_dropout.py", "--dropouts", p, "--data-dir", fresh_cifar_root, *FAST,
+                                "--out", out] for p in ("0.2", "0.5")])
     record = strict_json(out / "q1_3_dropout.json")
     assert sorted(record["runs"]) == ["0.2", "0.5"]
     best = max(record["runs"], key=lambda p: record["runs"][p]["best_val_acc"])
@@ -78,14 +84,8 @@ def test_two_sweeps_finishing_into_one_folder_both_keep_their_runs(tmp_path, fre
 
 def test_two_recipes_finishing_into_one_folder_both_keep_their_runs(tmp_path, fresh_cifar_root):
     out = tmp_path / "shared"
-    env = {**__import__("os").environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, str(REPO / "q1_3_improve.py"), "--recipe", recipe, "--quick",
-                               "--data-dir", str(fresh_cifar_root), *FAST, "--out", str(out)],
-                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for recipe in ("student", "best")]
-    for proc in procs:
-        _, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, err
+    finish_together(tmp_path, [["q1_3_improve.py", "--recipe", recipe, "--quick", "--data-dir", fresh_cifar_root,
+                                *FAST, "--out", out] for recipe in ("student", "best")])
     record = strict_json(out / "q1_3_improve.json")
     assert sorted(record["runs"]) == ["best", "student"]
     # each recipe keeps what its own smoke run changed
@@ -167,7 +167,7 @@ def _run_with_a_full_disk(args, tmp_path):
             "shutil.disk_usage = lambda p: shutil._ntuple_diskusage(10, 10, 0)\n"
             f"sys.argv = {[str(a) for a in args]!r}\n"
             f"runpy.run_path({str(REPO / args[0])!r}, run_name='__main__')\n")
-    env = {**__import__("os").environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
                           timeout=600)
 
