@@ -1,6 +1,5 @@
 """Every script's command line, its device, and how a mistake ends: one paragraph, exit 2."""
 import argparse
-import json
 import math
 import sys
 from dataclasses import fields
@@ -158,14 +157,8 @@ def checkpoint_folder(out):
 
 def full_results_in(out):
     """The names of the records in out that a full run wrote."""
-    found = []
-    for path in sorted(Path(out).glob("q1_*.json")):
-        try:
-            if json.loads(path.read_text()).get("quick") is False:
-                found.append(path.name)
-        except (OSError, ValueError, AttributeError):
-            continue
-    return found
+    from .results import read_record
+    return [path.name for path in sorted(Path(out).glob("q1_*.json")) if read_record(path, quick=False)]
 
 
 def refuse_quick_over_full(out):
