@@ -3,9 +3,9 @@ package's seeds, and each of the report's claims quoted with a verdict (common.s
 all from the JSON, never typed; and the figures that combine runs."""
 from pathlib import Path
 
-from .config import RECIPES, TrainConfig, as_words, differences
+from .config import as_words, differences
 from .results import read_record
-from .seeds import REPORT_RUNS, normalized_against_raw, seed_runs
+from .seeds import REPORT_RUNS, best_recipe_seeds, normalized_against_raw, seed_runs
 from .stats import HOLDS, RULE, UNSURE, Spread, all_of, higher, positive, similar
 
 
@@ -175,12 +175,7 @@ def confusion_runs(out):
     best_p = f"{sweep.get('best_dropout', 0.5):g}"
     wanted = [("baseline", runs["baseline"]), (f"dropout p = {best_p} (the best by validation)",
                                                 runs.get(f"dropout {best_p}", []))]
-    best = [(0, ((read_record(Path(out) / "q1_3_improve.json", quick=False) or {}).get("runs") or {}).get("best"))]
-    best += [(run["train_config"].get("seed"), run) for path in sorted(Path(out).glob("ablation/*/q1_3_improve.json"))
-             for run in [((read_record(path, quick=False) or {}).get("runs") or {}).get("best")]
-             if isinstance(run, dict) and [k for k, _ in differences(run.get("train_config") or {},
-                                                                      TrainConfig(**RECIPES["best"]))] == ["seed"]]
-    wanted.append(("best 1.3.7 recipe", [(seed, run, None, None) for seed, run in best if isinstance(run, dict)]))
+    wanted.append(("best 1.3.7 recipe", [(seed, run, None, None) for seed, run in best_recipe_seeds(out)]))
     found, missing = [], []
     for label, seeded in wanted:
         kept = [(seed, run) for seed, run, *_ in seeded if run.get("test_confusion")]

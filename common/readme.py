@@ -8,7 +8,7 @@ from .config import RECIPES, TrainConfig, as_flags, differences
 from .files import locked, write_text
 from .report import NOT_RUN, REPORT, times_table
 from .results import read_record
-from .seeds import REPORT_RUNS, seed_runs
+from .seeds import REPORT_RUNS, best_recipe_seeds, seed_runs
 from .stats import FAILS, HOLDS, Spread
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,17 +27,6 @@ def _over_seeds(values):
         return "one seed so far"
     spread = Spread(values)
     return f"{spread.mean:.2f}% ({spread.low:.2f} to {spread.high:.2f}, {spread.n} seeds)"
-
-
-def _best_recipe_seeds(out):
-    """Final test accuracies of the best recipe's full runs that differ from it only in seed."""
-    found = {}
-    for path in [out / "q1_3_improve.json", *sorted(out.glob("ablation/*/q1_3_improve.json"))]:
-        run = ((read_record(path, quick=False) or {}).get("runs") or {}).get("best")
-        if isinstance(run, dict) and all(k == "seed" for k, _ in differences(run.get("train_config") or {},
-                                                                            TrainConfig(**RECIPES["best"]))):
-            found.setdefault(run["train_config"].get("seed", 0), run["final_test_acc"])
-    return [found[seed] for seed in sorted(found)]
 
 
 def results_table(out):
@@ -67,7 +56,7 @@ def results_table(out):
                          f"{REPORT['raw_accuracy']:.0f}% / {REPORT['normalized_accuracy']:.0f}% | "
                          + (f"{shown['raw']['accuracy']:.0f}% / {shown['normalized']['accuracy']:.0f}%" if shown
                             else NOT_RUN) + " | - |")
-    best = _best_recipe_seeds(out)
+    best = [run["final_test_acc"] for _, run in best_recipe_seeds(out)]
     lines.append(f"| 1.3.7 this package's best recipe (beyond the report), final test accuracy | - | "
                  f"{_accuracy(best[0] if best else None)} | {_over_seeds(best) if best else '-'} |")
     return lines

@@ -4,7 +4,7 @@ folder's own records, every other seed from its seeds/<run>_seed<N>/ folders (th
 the report's settings but for the seed, and only full runs count."""
 from pathlib import Path
 
-from .config import BASELINE, SEEDS_FOLDER, STUDENT, TrainConfig, differences
+from .config import BASELINE, NOT_TRAINING, RECIPES, SEEDS_FOLDER, STUDENT, TrainConfig, differences
 from .results import read_record
 
 # run: (how REPORT.md names it, its settings, the report's final test accuracy)
@@ -44,10 +44,24 @@ def seed_runs(out):
     for folder in folders(out):
         for name, run, record in _runs_in(folder):
             cfg = run.get("train_config") or {}
-            if differences(cfg, TrainConfig(**REPORT_RUNS[name][1]), ignore=("seed", "log_every")):
+            if differences(cfg, TrainConfig(**REPORT_RUNS[name][1]), ignore=("seed", *NOT_TRAINING)):
                 continue
             found[name].setdefault(cfg.get("seed", 0), (run, record, folder))
     return {name: [(seed, *found[name][seed]) for seed in sorted(found[name])] for name in REPORT_RUNS}
+
+
+def best_recipe_seeds(out):
+    """[(seed, run dict)] of the best 1.3.7 recipe's full runs that differ from it only in
+    seed: out's own q1_3_improve.json and those under out/ablation/, in seed order; a seed
+    found twice counts once (out's own first)."""
+    out = Path(out)
+    found = {}
+    for path in [out / "q1_3_improve.json", *sorted(out.glob("ablation/*/q1_3_improve.json"))]:
+        run = ((read_record(path, quick=False) or {}).get("runs") or {}).get("best")
+        if isinstance(run, dict) and not differences(run.get("train_config") or {}, TrainConfig(**RECIPES["best"]),
+                                                     ignore=("seed", *NOT_TRAINING)):
+            found.setdefault(run["train_config"].get("seed", 0), run)
+    return [(seed, found[seed]) for seed in sorted(found)]
 
 
 def normalized_against_raw(out, p="0.5"):
@@ -60,6 +74,6 @@ def normalized_against_raw(out, p="0.5"):
         whole = (record.get("predictions") or {}).get("test_set")
         if record.get("best_dropout") == float(p) and isinstance(run, dict) and whole:
             cfg = run.get("train_config") or {}
-            if not differences(cfg, TrainConfig(**REPORT_RUNS[f"dropout {p}"][1]), ignore=("seed", "log_every")):
+            if not differences(cfg, TrainConfig(**REPORT_RUNS[f"dropout {p}"][1]), ignore=("seed", *NOT_TRAINING)):
                 found.setdefault(cfg.get("seed", 0), (whole["normalized"]["accuracy"], whole["raw"]["accuracy"]))
     return [(seed, *found[seed]) for seed in sorted(found)]

@@ -92,6 +92,22 @@ def test_a_run_with_other_settings_is_not_a_seed(tmp_path):
     assert [seed for seed, *_ in claims.seed_runs(tmp_path)["baseline"]] == [0, 1, 2]
 
 
+def test_the_best_recipe_over_seeds_is_one_list_for_readme_and_confusion_figure(tmp_path):
+    from common.config import RECIPES
+    from common.readme import results_table
+    counts = [[100 if i == j else 0 for j in range(10)] for i in range(10)]
+    for seed, test in ((0, 90.2), (1, 89.9), (2, 90.1)):
+        folder = tmp_path if seed == 0 else tmp_path / "ablation" / f"best_seed{seed}"
+        run = {**_run(RECIPES["best"], seed, test), "recipe": "best", **({"test_confusion": counts} if seed else {})}
+        _write(folder, "q1_3_improve", {"runs": {"best": run}})
+    _write(tmp_path / "ablation" / "best_lr", "q1_3_improve",  # another setting: not a seed
+           {"runs": {"best": _run(dict(RECIPES["best"], lr=0.5), 3, 10.0)}})
+    assert [seed for seed, _ in claims.best_recipe_seeds(tmp_path)] == [0, 1, 2]
+    assert "| 90.20% | 90.07% (89.90 to 90.20, 3 seeds) |" in "\n".join(results_table(tmp_path))
+    found, _ = claims.confusion_runs(tmp_path)  # seed 0 kept no counts: the figure takes seed 1
+    assert [label for label, _ in found] == ["best 1.3.7 recipe, seed 1: 89.90% right"]
+
+
 def test_overfitting_claim_reads_each_seeds_validation_loss(tmp_path):
     _made_up_results(tmp_path)
     assert _verdict(tmp_path, "1.3.4", "The loss shows") == HOLDS
