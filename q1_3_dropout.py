@@ -21,27 +21,39 @@ def heading(key, cfg):
     return f"Question 1.3.5: dropout p = {key} (lr {cfg.lr}, momentum {cfg.momentum})"
 
 
-def predictions_of_best(args, data, device, configs, best, models, run):
+def load_model(args, device, configs, key, models, run):
+    """Put p = key's final model in models: from its checkpoint, or trained again when its
+    weights are gone (a run reused by --resume keeps only its record)."""
+    from common.experiment import checkpoints
+    from common.train import build_model
+    if key in models:
+        return
+    weights = checkpoints(args, f"{SCRIPT}_p{key}").final_weights(configs[key], device)
+    if weights is None:
+        print(f"1.3.6 the final weights of p = {key} are not in {args.checkpoint_dir}: training it again")
+        run(key)
+    else:
+        models[key] = build_model(configs[key], device)
+        models[key].load_state_dict(weights)
+
+
+def by_validation(runs):
+    """The p whose run had the best validation accuracy (ties: the smallest p)."""
+    return max(sorted(runs, key=float), key=lambda k: runs[k]["best_val_acc"])
+
+
+def predictions_of_best(args, data, device, best, model):
     """1.3.6: the best model on the ten test images and the whole test set, fed raw and
     normalized; returns (results, figure names)."""
-    from common.experiment import checkpoints, title
+    from common.experiment import title
     from common.plots import plot_predictions
     from common.predict import predictions, whole_test_set_predictions
-    from common.train import build_model
-    if best not in models:
-        weights = checkpoints(args, f"{SCRIPT}_p{best}").final_weights(configs[best], device)
-        if weights is None:
-            print(f"1.3.6 the final weights of p = {best} are not in {args.checkpoint_dir}: training it again")
-            run(best)
-        else:
-            models[best] = build_model(configs[best], device)
-            models[best].load_state_dict(weights)
     images, true = data.test_images[args.images], data.test_labels[args.images]
     if len(set(true.tolist())) == 1 and len(true) > 1:
         print(f"      note: the chosen test images are all of class {CLASSES[int(true[0])]}; "
               f"pass --images to pick others")
-    result = predictions(models[best], images, true, device, args.images)
-    result["test_set"] = whole_test_set_predictions(models[best], data.test_images, data.test_labels, device)
+    result = predictions(model, images, true, device, args.images)
+    result["test_set"] = whole_test_set_predictions(model, data.test_images, data.test_labels, device)
     figures = []
     for mode, word in (("raw", "without normalization"), ("normalized", "normalized")):
         figure = f"q1_3_6_predictions_{mode}.png"
@@ -104,16 +116,20 @@ def main():
         print(f"1.3.5 p = {key}: best validation {r['best_val_acc']:.2f}% at epoch {r['best_val_epoch']}, "
               f"final test {r['final_test_acc']:.2f}%")
 
+    # Only our best p can be the folder's best: its model is made ready (trained again if its
+    # weights are gone) before the lock, which holds other sweeps back only while it is held.
+    load_model(args, device, configs, by_validation(runs), models, run)
+
     # Other sweeps may write into this folder at the same time (say, one p per process): under
     # the folder's lock, keep their runs of other p, and redo 1.3.6 only if the best is ours.
     with locked(args.out):
         earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}
         kept = {k: v for k, v in (earlier.get("runs") or {}).items() if k not in runs and isinstance(v, dict)}
         every = dict(sorted({**kept, **runs}.items(), key=lambda item: float(item[0])))
-        best = max(every, key=lambda k: every[k]["best_val_acc"])
+        best = by_validation(every)
         print(f"1.3.6 best dropout by validation accuracy: p = {best}")
         if best in runs:
-            shown = predictions_of_best(args, data, device, configs, best, models, run)
+            shown = predictions_of_best(args, data, device, best, models[best])
         else:
             print(f"1.3.6 p = {best} is another sweep's run in {args.out}: its 1.3.6 results are kept")
             shown = earlier["predictions"], [f for f in earlier.get("figures") or [] if f.startswith("q1_3_6_")]
