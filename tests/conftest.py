@@ -4,6 +4,7 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -69,3 +70,28 @@ def run_script(script, *args, cwd=REPO):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """README's smoke run of every question (`python -m common.everything --quick`), made once
+    for the session on a small synthetic CIFAR-10 (1,250 training pictures): the end-to-end
+    tests of the report, the dropout sweep and the 1.3.7 recipes read its outputs. Tests that
+    change what it wrote work on a copy (`copy_smoke_run`)."""
+    root = tmp_path_factory.mktemp("smoke")
+    write_synthetic_cifar(root / "data", per_batch=250)
+    result = subprocess.run([sys.executable, "-m", "common.everything", "--device", "cpu", "--quick",
+                             "--out", root / "out", "--data-dir", root / "data", "--skip-checksum",
+                             "--checkpoint-dir", root / "ckpt"], cwd=REPO, capture_output=True, text=True,
+                            timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    return SimpleNamespace(root=root, out=root / "out", data=root / "data", ckpt=root / "ckpt", result=result)
+
+
+def copy_smoke_run(smoke, to):
+    """A copy of the smoke run's outputs and checkpoints under `to`, for a test that changes them."""
+    import shutil
+    for name in ("out", "ckpt"):
+        shutil.copytree(smoke.root / name, Path(to) / name)
+    return SimpleNamespace(root=Path(to), out=Path(to) / "out", data=smoke.data, ckpt=Path(to) / "ckpt",
+                           result=smoke.result)

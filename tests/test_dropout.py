@@ -1,7 +1,6 @@
 """Questions 1.3.5-1.3.6: the dropout sweep, the choice of the best run, its predictions."""
 import json
 import re
-import shutil
 
 import pytest
 import torch
@@ -11,18 +10,18 @@ from common.data import CLASSES
 from common.model import ConvNet
 from common.report import probability_table, whole_test_set_summary
 from common.predict import predictions, shown_images
-from conftest import run_script
+from conftest import copy_smoke_run, run_script
 
 
 @pytest.fixture(scope="module")
-def sweep(cifar_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("dropout")
-    args = ["--data-dir", cifar_root, "--skip-checksum", "--quick", "--out", out, "--checkpoint-dir", out / "ckpt"]
-    first = run_script("q1_3_dropout.py", *args)
-    assert first.returncode == 0, first.stderr
-    again = run_script("q1_3_dropout.py", *args, "--resume")
+def sweep(smoke_run, tmp_path_factory):
+    """The smoke run's sweep (p = 0.2, 0.5, 0.8), then the same command again with --resume
+    on a copy of its outputs."""
+    smoke = copy_smoke_run(smoke_run, tmp_path_factory.mktemp("dropout"))
+    again = run_script("q1_3_dropout.py", "--data-dir", smoke.data, "--skip-checksum", "--quick", "--out", smoke.out,
+                       "--checkpoint-dir", smoke.ckpt, "--resume")
     assert again.returncode == 0, again.stderr
-    return out, first, again, json.loads((out / "q1_3_dropout.json").read_text())
+    return smoke.out, smoke.result, again, json.loads((smoke.out / "q1_3_dropout.json").read_text())
 
 
 def test_quick_sweep_trains_each_p_and_writes_every_output(sweep):
@@ -44,16 +43,14 @@ def test_resume_reuses_finished_runs(sweep):
     assert again.stdout.count("reusing the finished run") == 3 and ": training" not in again.stdout
 
 
-def test_resume_retrains_only_the_best_run_when_its_weights_are_gone(sweep, cifar_root, tmp_path):
+def test_resume_retrains_only_the_best_run_when_its_weights_are_gone(smoke_run, tmp_path):
     """1.3.6 needs the best run's weights; the other runs' numbers are enough from the JSON."""
-    out, _, _, record = sweep
-    best = f"{record['best_dropout']:g}"
-    copy = tmp_path / "out"
-    shutil.copytree(out, copy)
+    best = f"{json.loads((smoke_run.out / 'q1_3_dropout.json').read_text())['best_dropout']:g}"
+    copy = copy_smoke_run(smoke_run, tmp_path)
     for kind in ("final", "last"):
-        (copy / "ckpt" / f"q1_3_dropout_p{best}_quick_{kind}.pt").unlink()
-    again = run_script("q1_3_dropout.py", "--data-dir", cifar_root, "--skip-checksum", "--quick", "--out", copy,
-                       "--checkpoint-dir", copy / "ckpt", "--resume")
+        (copy.ckpt / f"q1_3_dropout_p{best}_quick_{kind}.pt").unlink()
+    again = run_script("q1_3_dropout.py", "--data-dir", copy.data, "--skip-checksum", "--quick", "--out", copy.out,
+                       "--checkpoint-dir", copy.ckpt, "--resume")
     assert again.returncode == 0, again.stderr
     assert re.findall(r"1\.3\.5 p = (\S+): training", again.stdout) == [best]
     # Trained again before the folder's lock is taken, not while other sweeps wait on it.

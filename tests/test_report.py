@@ -225,18 +225,9 @@ def test_gpu_results_stand_beside_the_cpu_ones(tmp_path):
     assert "## CPU and GPU side by side" not in build_report(tmp_path / "gpu")
 
 
-def test_every_question_runs_in_order_with_its_time(tmp_path):
+def test_every_question_runs_in_order_with_its_time(smoke_run):
     """python -m common.everything: the README's one command for the whole report."""
-    import subprocess
-    import sys
-    from conftest import REPO, write_synthetic_cifar
-    cifar_root = tmp_path / "data"
-    write_synthetic_cifar(cifar_root, per_batch=250)  # small: six smoke runs in a row
-    out = tmp_path / "all"
-    result = subprocess.run([sys.executable, "-m", "common.everything", "--device", "cpu", "--quick", "--out", out,
-                             "--data-dir", cifar_root, "--skip-checksum", "--checkpoint-dir", tmp_path / "ckpt"],
-                            cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr
+    out, result = smoke_run.out, smoke_run.result
     record = json.loads((out / "everything.json").read_text())
     assert [t["command"] for t in record["scripts"]] == [
         "q1_1_data.py", "q1_2_model.py", "q1_3_train.py", "q1_3_dropout.py",
