@@ -187,6 +187,16 @@ def test_readmes_generated_blocks_are_the_ones_the_committed_json_gives():
     assert "min" in (repo / "README.md").read_text()
 
 
+def test_every_committed_report_is_the_one_its_json_gives():
+    """python -m common.report rebuilds each REPORT.md under figures/ unchanged: none is edited by hand."""
+    from pathlib import Path
+    figures = Path(__file__).resolve().parent.parent / "figures"
+    pages = sorted(figures.glob("**/REPORT.md"))
+    assert figures / "REPORT.md" in pages
+    for page in pages:
+        assert page.read_text() == build_report(page.parent), page
+
+
 def test_a_rebuild_never_turns_a_measured_row_into_not_run_yet(tmp_path):
     from common.readme import markers, refresh
     page = tmp_path / "README.md"
