@@ -27,7 +27,7 @@ def main():
     from common.data import to_device
     from common.experiment import load_data, title, train_or_reuse
     from common.plots import plot_accuracy_against_time
-    from common.report import TARGET, TIME_FIGURE, minutes_axis
+    from common.timing import TARGET, TIME_FIGURE, minutes_axis
     from common.results import data_info, read_record, write_record
     started = time.perf_counter()
     if args.no_tta:

@@ -15,6 +15,18 @@ CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship"
 GIVEN_MEAN = (0.4914, 0.4822, 0.4465)
 GIVEN_STD = (0.247, 0.243, 0.261)
 
+# The numbers of ../shared/seed/assignment2_report.txt, as SPEC.md lists them.
+REPORT = {
+    "normalized_mean": [0.0, -2e-4, 1e-4], "normalized_std": [1.000, 1.002, 1.002],
+    "total_params": 2_168_362,
+    "baseline": {"final_test_acc": 70.42, "best_val_acc": 71.1, "best_val_epoch": 17},
+    "dropout": {"0.2": {"final_test_acc": 70.69}, "0.5": {"final_test_acc": 74.04, "best_val_acc": 75.5,
+                                                            "best_val_epoch": 17},
+                "0.8": {"final_test_acc": 66.72}},
+    "best_dropout": 0.5, "raw_accuracy": 40.0, "normalized_accuracy": 70.0,
+    "student": {"final_test_acc": 80.15, "best_val_acc": 81.6, "best_val_epoch": 13, "final_val_acc": 80.3},
+}
+
 
 def default_data_dir():
     """Where the data live unless --data-dir says otherwise: $CIFAR10_DIR, else ./data."""

@@ -4,12 +4,12 @@ row measured before is never turned into "not run yet": a block that would lose 
 left as it was."""
 from pathlib import Path
 
-from .config import RECIPES, TrainConfig, as_flags, differences
+from .config import RECIPES, REPORT, TrainConfig, as_flags, differences
 from .files import locked, write_text
-from .report import NOT_RUN, REPORT, times_table
 from .results import read_record
 from .seeds import REPORT_RUNS, best_recipe_seeds, seed_runs
 from .stats import FAILS, HOLDS, Spread
+from .timing import NOT_RUN, times_table
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -64,3 +64,28 @@ def _jsonable(value):
     if isinstance(value, tuple):
         return list(value)
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def kernels_words(env):
+    """", CPU kernels AVX2, 2 threads" for a CPU run that recorded them, else ""."""
+    if not (env.get("cpu_capability") and str(env.get("device", "")).startswith("cpu")):
+        return ""
+    threads = env["threads"]
+    return f", CPU kernels {env['cpu_capability']}, {threads} thread{'s' if threads != 1 else ''}"
+
+
+def training_runs(record):
+    """The training runs a record holds: itself (q1_3_train), or its "runs"."""
+    if "history" in record:
+        return [record]
+    return [run for run in (record.get("runs") or {}).values() if isinstance(run, dict) and "history" in run]
+
+
+def machine_words(run):
+    """Where a run was trained: the same seed gives slightly different numbers on other
+    CPU kernels or thread counts."""
+    env = run.get("env") or {}
+    if not env:
+        return "Machine: not recorded (trained before the package recorded it)."
+    kernels = kernels_words(env)
+    return f"Trained on {env.get('device', '?')}{kernels}, torch {env.get('torch', '?')}."

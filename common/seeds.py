@@ -4,16 +4,15 @@ folder's own records, every other seed from its seeds/<run>_seed<N>/ folders (th
 the report's settings but for the seed, and only full runs count."""
 from pathlib import Path
 
-from .config import BASELINE, NOT_TRAINING, RECIPES, SEEDS_FOLDER, STUDENT, TrainConfig, differences
+from .config import BASELINE, NOT_TRAINING, RECIPES, REPORT, SEEDS_FOLDER, STUDENT, TrainConfig, differences
 from .results import read_record
 
 # run: (how REPORT.md names it, its settings, the report's final test accuracy)
 REPORT_RUNS = {
-    "baseline": ("1.3.4 baseline", dict(BASELINE), 70.42),
-    "dropout 0.2": ("1.3.5 dropout p = 0.2", dict(BASELINE, dropout=0.2), 70.69),
-    "dropout 0.5": ("1.3.5 dropout p = 0.5", dict(BASELINE, dropout=0.5), 74.04),
-    "dropout 0.8": ("1.3.5 dropout p = 0.8", dict(BASELINE, dropout=0.8), 66.72),
-    "student": ("1.3.7 student recipe", dict(STUDENT), 80.15),
+    "baseline": ("1.3.4 baseline", dict(BASELINE), REPORT["baseline"]["final_test_acc"]),
+    **{f"dropout {p}": (f"1.3.5 dropout p = {p}", dict(BASELINE, dropout=float(p)), REPORT["dropout"][p]["final_test_acc"])
+       for p in ("0.2", "0.5", "0.8")},
+    "student": ("1.3.7 student recipe", dict(STUDENT), REPORT["student"]["final_test_acc"]),
 }
 
 def folders(out):

@@ -143,7 +143,7 @@ def test_ablation_rows_name_what_differs_from_their_own_recipe(tmp_path):
 
 
 def test_the_report_says_when_each_recipe_first_reaches_the_students_80_15(tmp_path):
-    from common.report import TIME_FIGURE, elapsed_minutes, first_epoch_at
+    from common.timing import TIME_FIGURE, elapsed_minutes, first_epoch_at
     crossing = {"val_acc": [70.0, 80.0, 80.15, 85.0], "seconds": [60.0] * 4}
     assert elapsed_minutes(crossing)[first_epoch_at(crossing)] == pytest.approx(3.0)
     assert first_epoch_at({"val_acc": [70.0, 80.0], "seconds": [60.0] * 2}) is None
@@ -208,7 +208,7 @@ def test_a_rebuild_never_turns_a_measured_row_into_not_run_yet(tmp_path):
 
 
 def test_times_table_estimates_each_question_from_the_measured_speed(tmp_path):
-    from common.report import times_table
+    from common.timing import times_table
     write(tmp_path, "q1_3_train", {**common(), **run(70.0, n=2),
                                    "train_config": {"epochs": 2}})
     record = json.loads((tmp_path / "q1_3_train.json").read_text())

@@ -7,7 +7,8 @@ import shutil
 import pytest
 
 from common.readme import BLOCKS, markers, refresh
-from common.report import build_report, probability_table, times_table
+from common.report import build_report, probability_table
+from common.timing import times_table
 from conftest import REPO
 from test_report import common, run, write
 

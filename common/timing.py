@@ -1,0 +1,165 @@
+"""How long the runs take: when each 1.3.7 recipe first reaches the student's mark, the
+bench's speeds, and the table of each question's time (REPORT.md's and README's)."""
+import statistics
+from pathlib import Path
+
+from .config import RECIPES, REPORT, TrainConfig, differences
+from .results import kernels_words, machine_words, read_record, training_runs
+
+TARGET = REPORT["student"]["final_test_acc"]  # the student's 80.15%, the mark 1.3.7 has to beat
+
+
+def elapsed_minutes(history):
+    """Training minutes (epoch times summed) at the end of each epoch of a run."""
+    minutes, elapsed = [], 0.0
+    for seconds in history["seconds"]:
+        elapsed += seconds / 60
+        minutes.append(elapsed)
+    return minutes
+
+
+def first_epoch_at(history, target=TARGET):
+    """The index of the first epoch whose validation accuracy reaches target; None if none does."""
+    return next((i for i, acc in enumerate(history["val_acc"]) if acc >= target), None)
+
+
+TIME_FIGURE = "q1_3_7_accuracy_against_time.png"
+
+
+def section_time_to_target(out):
+    """1.3.7: when each recipe's validation accuracy first reaches the student's 80.15%, in
+    the minutes each run measured and in the minutes the bench's speeds give on one CPU."""
+    record = read_record(out / "q1_3_improve.json", quick=False)
+    if not record or TIME_FIGURE not in (record.get("figures") or []):
+        return []
+    runs = [(f"{recipe} recipe", recipe, run) for recipe, run in (record.get("runs") or {}).items()]
+    # Shortened runs of the best recipe (only their epochs differ) show how soon it gets there
+    # when its schedule is compressed to fewer epochs.
+    for path in sorted((out / "ablation").glob("*/q1_3_improve.json")):
+        run = ((read_record(path, quick=False) or {}).get("runs") or {}).get("best")
+        if isinstance(run, dict) and [k for k, _ in differences(run.get("train_config", {}), TrainConfig(**RECIPES["best"]))] == ["epochs"]:
+            runs.append((f"best recipe in {run['train_config']['epochs']} epochs (ablation/{path.parent.name})", "best", run))
+    benches = recipe_minutes(out)
+    lines = [f"### Validation accuracy against training time, and the student's {TARGET}%", ""]
+    for label, recipe, run in runs:
+        history = run["history"]
+        i = first_epoch_at(history)
+        if i is None:
+            lines.append(f"- {label}: never reaches {TARGET}% validation accuracy in its {len(history['epoch'])} "
+                         f"epochs (best {run['best_val_acc']:.2f}%).")
+            continue
+        epoch = history["epoch"][i]
+        text = f"- {label}: first reaches it after epoch {epoch}, at {elapsed_minutes(history)[i]:.1f} training minutes measured"
+        for capability, threads, minutes in benches:
+            if recipe in minutes and "student" in minutes:
+                at = epoch * minutes[recipe] / recipe_epochs(recipe)
+                text += (f"; from the bench's speeds with {capability} kernels, {threads} threads: {at:.1f} min, "
+                         f"{at / minutes['student']:.2f} of the student recipe's {minutes['student']:.1f} min")
+        lines.append(text + ".")
+    return lines + ["", "Measured minutes are each run's epoch times summed (training and validation) on the machine "
+                    "named for it, which other work on the machine may have slowed; the bench's minutes come from "
+                    "one process timing every recipe on one CPU (`python -m common.bench --device cpu --recipes`). "
+                    "In the figure each point is a finished epoch, at the bench's minutes on one CPU where a bench "
+                    "was run (its axis says which), else at the measured ones.", "",
+                    f"![{TIME_FIGURE}]({TIME_FIGURE})", ""]
+
+
+def minutes_axis(runs, out, capability):
+    """({recipe: minutes at the end of each epoch}, what they are) for the 1.3.7 time figure:
+    every recipe on one CPU at the speeds `bench --recipes` measured with these kernels
+    (or the first family it measured), or, without a bench, each run's own epoch times."""
+    benches = sorted(recipe_minutes(out), key=lambda bench: bench[0] != capability)
+    if benches and all(recipe in benches[0][2] for recipe in runs):
+        kernels, threads, minutes = benches[0]
+        per_epoch = {recipe: minutes[recipe] / recipe_epochs(recipe) for recipe in runs}
+        return ({recipe: [e * per_epoch[recipe] for e in run["history"]["epoch"]] for recipe, run in runs.items()},
+                f"training minutes on one CPU ({kernels} kernels, {threads} threads): each epoch at the speed "
+                f"python -m common.bench --recipes measured there")
+    return ({recipe: elapsed_minutes(run["history"]) for recipe, run in runs.items()},
+            "training minutes, each run's epoch times summed as it measured them (machines may differ)")
+
+
+def recipe_minutes(out):
+    """[(CPU kernels, threads, {recipe: minutes of one whole run})] from each `bench --recipes`
+    JSON in out: the bench's whole-training estimate where it made one (training and
+    validation), else epochs x 45,000 images at its training speed."""
+    benches = []
+    for path in sorted(Path(out).glob("bench_recipes_cpu_*.json")):
+        r = read_record(path) or {}
+        env = r.get("env") or {}
+        if env.get("cpu_capability") and isinstance(r.get("images_per_second"), dict):
+            minutes = {name: (statistics.median(r["training_seconds"][name]) / 60 if "training_seconds" in r else
+                              recipe_epochs(name) * 45000 / statistics.median(rates) / 60)
+                       for name, rates in r["images_per_second"].items()}
+            benches.append((env["cpu_capability"], env.get("threads"), minutes))
+    return benches
+
+
+def section_bench(out):
+    lines = []
+    for path in sorted(out.glob("bench_*.json")):
+        r = read_record(path)
+        if r is None:
+            continue
+        device = r["env"]["device"] + kernels_words(r["env"])
+        if "median_ratio" in r:
+            lines += [f"- `python -m common.bench --device {r['config']['device']}` on {device}: naive pipeline "
+                      f"{', '.join(f'{x:.0f}' for x in r['naive_images_per_second'])} img/s, this package "
+                      f"{', '.join(f'{x:.0f}' for x in r['package_images_per_second'])} img/s; median ratio "
+                      f"**{r['median_ratio']:.2f}** over {len(r['ratios'])} runs."]
+        if "median_training_time_ratio" in r:
+            totals = r["training_seconds"]
+            lines += [f"- `python -m common.bench --device {r['config']['device']} --recipes` on {device}: whole "
+                      f"training (epochs x a timed epoch and validation pass) of "
+                      + ", ".join(f"{name} {statistics.median(seconds) / 60:.1f} min" for name, seconds in totals.items())
+                      + f" (medians of {len(r['training_time_ratios'])}); the best recipe takes "
+                      f"**{r['median_training_time_ratio']:.2f}x** the baseline's (each repeat: "
+                      f"{', '.join(f'{x:.2f}' for x in r['training_time_ratios'])}), "
+                      + ("within" if r["median_training_time_ratio"] <= r["budget"] else "**over**")
+                      + f" the {r['budget']}x budget."]
+        if "median_epoch_time_ratio" in r:  # older benches: one epoch of the then best recipe
+            lines += [f"- `python -m common.bench --device {r['config']['device']} --recipes` on {device}: "
+                      f"the best recipe's epoch takes **{r['median_epoch_time_ratio']:.2f}x** the baseline's "
+                      f"(median of {len(r['epoch_time_ratios'])}: "
+                      f"{', '.join(f'{x:.2f}' for x in r['epoch_time_ratios'])})."]
+    return ["## Speed", ""] + lines + [""] if lines else []
+
+
+NOT_RUN = "not run yet"
+
+
+def times_table(out):
+    """Markdown lines: each question's measured training time (from its JSON) and, per CPU
+    kernel family that `bench --recipes` measured, the training time its speed implies."""
+    out = Path(out)
+    benches = recipe_minutes(out)
+    # question, script, recipe of its runs (None: all of them), recipe timed by the bench, runs of it
+    rows = [("1.3.1-1.3.4 baseline", "q1_3_train", None, "baseline", 1),
+            ("1.3.5-1.3.6 dropout sweep", "q1_3_dropout", None, "baseline", 3),
+            ("1.3.7 student recipe", "q1_3_improve", "student", "student", 1),
+            ("1.3.7 bn_onecycle recipe", "q1_3_improve", "bn_onecycle", "bn_onecycle", 1),
+            ("1.3.7 best recipe", "q1_3_improve", "best", "best", 1)]
+    lines = ["| question | measured training time | machine |"
+             + "".join(f" from the speed with {cap} kernels, {threads} threads |" for cap, threads, _ in benches),
+             "|---|---:|---|" + "---:|" * len(benches)]
+    for question, script, key, recipe, n_runs in rows:
+        record = read_record(out / f"{script}.json", quick=False)
+        runs = [run for run in (training_runs(record) if record else []) if key is None or run.get("recipe") == key]
+        measured = sum(sum(run["history"].get("seconds") or [0]) for run in runs) / 60 if runs else None
+        machines = sorted({machine_words(run).removeprefix("Trained on ").rstrip(".") if run.get("env") else "not recorded"
+                           for run in runs})
+        estimates = [f"{n_runs * minutes[recipe]:.0f} min" if recipe in minutes else "-" for _, _, minutes in benches]
+        lines.append(f"| {question} | {f'{measured:.0f} min' if measured is not None else NOT_RUN} | "
+                     f"{'; '.join(machines) or '-'} |" + "".join(f" {e} |" for e in estimates))
+    lines += ["", "Measured: the sum of each run's epoch times in its JSON. From the speed: the recipe's epochs x "
+              "(45,000 training images at the training speed and 5,000 validation images at the validation speed "
+              "that `python -m common.bench --device cpu --recipes` measured; the final test passes add a little)."]
+    return lines
+
+
+def recipe_epochs(name):
+    return TrainConfig(**RECIPES.get(name, {})).epochs
+
+
+def section_times(out):
+    return ["## How long each question takes", ""] + times_table(out) + [""]
