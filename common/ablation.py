@@ -2,29 +2,27 @@
 import statistics
 
 from .config import RECIPES, TrainConfig, as_words, differences
-from .results import read_record
+from .results import ablation_runs, read_record
 
 def section_ablation(out):
     """1.3.7: each recipe with one change undone, from figures/ablation/*/q1_3_improve.json."""
-    paths = [(path.parent.name, path) for path in sorted((out / "ablation").glob("*/q1_3_improve.json"))]
-    if not paths:
-        return []
     lines = []
     for recipe in ("best", "bn_onecycle"):
-        def found(name, path):
-            record = read_record(path)
-            run = ((record or {}).get("runs") or {}).get(recipe)
-            if isinstance(run, dict) and "train_config" in run:
-                if path.parent != out and not run.get("env"):
-                    # an ablation folder holds one run: its command's machine is the run's
-                    run = {**run, "env": record.get("env") or {}}
-                return [(name, record, run, as_words(differences(run["train_config"], TrainConfig(**RECIPES[recipe]))))]
-            return []
-        rows = [row for name, path in paths for row in found(name, path)]
+        # an ablation folder holds one run: its command's machine is the run's
+        rows = [(name, record, run if run.get("env") else {**run, "env": record.get("env") or {}}, changes(run, recipe))
+                for name, record, run in ablation_runs(out, recipe, quick=None)]
+        own = read_record(out / "q1_3_improve.json")
+        run = ((own or {}).get("runs") or {}).get(recipe)
+        if rows and isinstance(run, dict) and "train_config" in run:
+            rows.append((f"the {recipe} recipe (above)", own, run, changes(run, recipe)))
         if rows:
-            rows += found(f"the {recipe} recipe (above)", out / "q1_3_improve.json")
             lines += _ablation_table(recipe, rows)
     return lines
+
+
+def changes(run, recipe):
+    """Where a run's settings differ from recipe's as the code defines it now, in words."""
+    return as_words(differences(run["train_config"], TrainConfig(**RECIPES[recipe])))
 
 
 def _ablation_table(recipe, rows):

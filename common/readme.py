@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .config import RECIPES, REPORT, TrainConfig, as_flags, differences
 from .files import locked, write_text
-from .results import read_record
+from .results import ablation_runs, read_record
 from .seeds import REPORT_RUNS, best_recipe_seeds, seed_runs
 from .stats import FAILS, HOLDS, Spread
 from .timing import NOT_RUN, times_table
@@ -79,13 +79,10 @@ def ablation_commands(out):
     out = Path(out)
     lines = []
     for recipe in ("best", "bn_onecycle"):  # the recipes REPORT.md's ablation tables cover
-        commands = []
-        for path in sorted(out.glob("ablation/*/q1_3_improve.json")):
-            run = ((read_record(path, quick=False) or {}).get("runs") or {}).get(recipe)
-            if isinstance(run, dict) and "train_config" in run:
-                flags = as_flags(differences(run["train_config"], TrainConfig(**RECIPES[recipe])))
-                commands.append("    " + " ".join(["python q1_3_improve.py --recipe", recipe, *flags, "--out",
-                                                   f"{out.name}/ablation/{path.parent.name}"]))
+        commands = ["    " + " ".join(["python q1_3_improve.py --recipe", recipe,
+                                          *as_flags(differences(run["train_config"], TrainConfig(**RECIPES[recipe]))),
+                                          "--out", f"{out.name}/ablation/{name}"])
+                    for name, _, run in ablation_runs(out, recipe)]
         if commands:
             lines += [f"The {recipe} recipe's runs ({len(commands)}):", ""] + commands + [""]
     return lines

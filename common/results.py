@@ -55,6 +55,18 @@ def read_record(path, quick=None):
     return record
 
 
+def ablation_runs(out, recipe, quick=False):
+    """[(folder name, record, run dict)] of recipe's runs under out/ablation/, in folder
+    order: one run per folder, each with the settings it trained (its "train_config")."""
+    found = []
+    for path in sorted(Path(out).glob("ablation/*/q1_3_improve.json")):
+        record = read_record(path, quick=quick)
+        run = ((record or {}).get("runs") or {}).get(recipe)
+        if isinstance(run, dict) and isinstance(run.get("train_config"), dict):
+            found.append((path.parent.name, record, run))
+    return found
+
+
 def _jsonable(value):
     import torch
     if isinstance(value, torch.Tensor):

@@ -5,7 +5,7 @@ the report's settings but for the seed, and only full runs count."""
 from pathlib import Path
 
 from .config import BASELINE, NOT_TRAINING, RECIPES, REPORT, SEEDS_FOLDER, STUDENT, TrainConfig, differences
-from .results import read_record
+from .results import ablation_runs, read_record
 
 # run: (how REPORT.md names it, its settings, the report's final test accuracy)
 REPORT_RUNS = {
@@ -53,10 +53,9 @@ def best_recipe_seeds(out):
     """[(seed, run dict)] of the best 1.3.7 recipe's full runs that differ from it only in
     seed: out's own q1_3_improve.json and those under out/ablation/, in seed order; a seed
     found twice counts once (out's own first)."""
-    out = Path(out)
+    own = ((read_record(Path(out) / "q1_3_improve.json", quick=False) or {}).get("runs") or {}).get("best")
     found = {}
-    for path in [out / "q1_3_improve.json", *sorted(out.glob("ablation/*/q1_3_improve.json"))]:
-        run = ((read_record(path, quick=False) or {}).get("runs") or {}).get("best")
+    for run in [own, *(run for _, _, run in ablation_runs(out, "best"))]:
         if isinstance(run, dict) and not differences(run.get("train_config") or {}, TrainConfig(**RECIPES["best"]),
                                                      ignore=("seed", *NOT_TRAINING)):
             found.setdefault(run["train_config"].get("seed", 0), run)

@@ -4,7 +4,7 @@ import statistics
 from pathlib import Path
 
 from .config import RECIPES, REPORT, TrainConfig, differences
-from .results import kernels_words, machine_words, read_record, training_runs
+from .results import ablation_runs, kernels_words, machine_words, read_record, training_runs
 
 TARGET = REPORT["student"]["final_test_acc"]  # the student's 80.15%, the mark 1.3.7 has to beat
 
@@ -35,10 +35,9 @@ def section_time_to_target(out):
     runs = [(f"{recipe} recipe", recipe, run) for recipe, run in (record.get("runs") or {}).items()]
     # Shortened runs of the best recipe (only their epochs differ) show how soon it gets there
     # when its schedule is compressed to fewer epochs.
-    for path in sorted((out / "ablation").glob("*/q1_3_improve.json")):
-        run = ((read_record(path, quick=False) or {}).get("runs") or {}).get("best")
-        if isinstance(run, dict) and [k for k, _ in differences(run.get("train_config", {}), TrainConfig(**RECIPES["best"]))] == ["epochs"]:
-            runs.append((f"best recipe in {run['train_config']['epochs']} epochs (ablation/{path.parent.name})", "best", run))
+    for name, _, run in ablation_runs(out, "best"):
+        if [k for k, _ in differences(run["train_config"], TrainConfig(**RECIPES["best"]))] == ["epochs"]:
+            runs.append((f"best recipe in {run['train_config']['epochs']} epochs (ablation/{name})", "best", run))
     benches = recipe_minutes(out)
     lines = [f"### Validation accuracy against training time, and the student's {TARGET}%", ""]
     for label, recipe, run in runs:
