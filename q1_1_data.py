@@ -62,13 +62,14 @@ def main():
           + ("" if data.checksum_verified else "; this copy's checksums were not verified, so "
              "its pixels may differ slightly from the original files"))
 
-    print(f"1.1.4 random_split (seed {args.seed}): {len(train_idx)} training and {len(val_idx)} validation images")
+    how = f"random_split (seed {args.seed})" if args.val_split == "random" else "the last images held out"
+    print(f"1.1.4 {how}: {len(train_idx)} training and {len(val_idx)} validation images")
     results = {"n_train_images": n_train, "n_test_images": n_test, "image_shape": shape,
                "given_mean": list(GIVEN_MEAN), "given_std": list(GIVEN_STD),
                "computed_mean": computed_mean.tolist(), "computed_std": computed_std.tolist(),
                "mean_agrees_to_decimals": mean_digits, "std_agrees_to_decimals": std_digits,
                "normalized_mean": normalized_mean.tolist(), "normalized_std": normalized_std.tolist(),
-               "split": {"train": len(train_idx), "val": len(val_idx)}}
+               "split": {"train": len(train_idx), "val": len(val_idx), "how": args.val_split}}
     path = write_record(args, SCRIPT, device, data_info(data, train_idx, val_idx), results, [figure], started)
     print(f"wrote {args.out}/{figure} and {path}")
     return args.out

@@ -15,15 +15,19 @@ def main():
     parser = cli.base_parser(__doc__, reads_data=False)
     parser.add_argument("--activation", default="relu", choices=["relu", "gelu"])
     parser.add_argument("--dropout", type=cli.unit_interval, default=0.0)
+    place = cli.TRAIN_FIELDS["dropout_after"]
+    parser.add_argument("--dropout-after", default=place.default, choices=place.metadata["choices"],
+                        help=place.metadata["help"])
     args = cli.parse(parser)
     # Heavy imports after parsing: --help answers at once.
     import torch
     from common.model import ConvNet, count_params, layer_table
     from common.results import NO_DATA, write_record
     started = time.perf_counter()
-    model = ConvNet(args.dropout, args.activation)
+    model = ConvNet(args.dropout, args.activation, dropout_after=args.dropout_after)
     rows = layer_table(model)
-    print(f"1.2.1 the ConvNet ({args.activation}, dropout {args.dropout}), input 3 x 32 x 32:")
+    print(f"1.2.1 the ConvNet ({args.activation}, dropout {args.dropout} after {args.dropout_after.replace('_', ' ')}), "
+          f"input 3 x 32 x 32:")
     print(f"  {'layer':<10} {'type':<10} {'output shape':<16} {'parameters':>10}")
     for row in rows:
         print(f"  {row['name']:<10} {row['type']:<10} {' x '.join(map(str, row['output_shape'])):<16} {row['params']:>10,}")

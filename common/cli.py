@@ -35,6 +35,7 @@ positive_float = _type(float, lambda v: v > 0 and math.isfinite(v), "a positive 
 unit_interval = _type(float, lambda v: 0 <= v < 1, "a number at least 0 and below 1")
 # Flag types by field; a field not named here takes its default's type, and check() has the
 # last word on every value.
+TRAIN_FIELDS = {f.name: f for f in fields(TrainConfig)}
 FLAG_TYPES = {"epochs": positive_int, "batch_size": positive_int, "lr": positive_float,
               "momentum": unit_interval, "dropout": unit_interval, "widths": positive_int,
               "lr_ends": positive_float, "bias_lr_scale": positive_float}
@@ -63,8 +64,11 @@ def base_parser(description, reads_data=True):
                    help="auto: cuda, then mps, then cpu" if reads_data else argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0, help="seeds the split, the initial weights and the batch order"
                    if reads_data else argparse.SUPPRESS)
-    p.add_argument("--val-size", type=positive_int, default=5000,
-                   help="validation images split off the training set" if reads_data else argparse.SUPPRESS)
+    # The split's flags come from its TrainConfig fields (they are part of what a run trained).
+    for name, kind in (("val_size", positive_int), ("val_split", None)):
+        f = TRAIN_FIELDS[name]
+        p.add_argument("--" + name.replace("_", "-"), type=kind, default=f.default, choices=f.metadata["choices"],
+                       help=f.metadata["help"] if reads_data else argparse.SUPPRESS)
     p.add_argument("--quick", action="store_true",
                    help=f"smoke run: {QUICK_TRAIN - QUICK_VAL} training, {QUICK_VAL} validation and {QUICK_TEST} "
                         f"test images, a few epochs with settings that learn fast (printed, and kept in the "
@@ -115,7 +119,9 @@ def config_from_args(args, recipe, quick, **fixed):
     the command line gave, then what the script fixes (fixed); checked. Under --quick, says
     what the smoke run changed and keeps it in args.quick_settings for the JSON."""
     cfg = recipe_config(recipe, quick if args.quick else None)
-    cfg.seed = args.seed
+    cfg.seed, cfg.val_split = args.seed, args.val_split
+    # A smoke run holds out at most QUICK_VAL images (experiment.load_data): its record says so.
+    cfg.val_size = min(args.val_size, QUICK_VAL) if args.quick else args.val_size
     for f in fields(TrainConfig):
         value = getattr(args, f.name, None) if f.metadata["flag"] else None
         if value is not None:
@@ -124,7 +130,8 @@ def config_from_args(args, recipe, quick, **fixed):
         setattr(cfg, k, v)
     cfg.check()
     if args.quick and not hasattr(args, "quick_settings"):
-        full = TrainConfig(**{**recipe, **fixed, "seed": args.seed})
+        full = TrainConfig(**{**recipe, **fixed, "seed": args.seed, "val_size": args.val_size,
+                              "val_split": args.val_split})
         changed = differences(cfg, full)
         args.quick_settings = dict(changed)
         print(f"--quick: a smoke run on at most {QUICK_TRAIN - QUICK_VAL} training, {QUICK_VAL} validation and "

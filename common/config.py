@@ -7,6 +7,7 @@ one, one line in check().
 import math
 import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from .errors import UsageError
 
@@ -43,6 +44,8 @@ def setting(default, help, flag=True, recipe_only=False, metavar=None, choices=N
 SCHEDULES = ("constant", "onecycle")
 OPTIMIZERS = ("sgd", "muon")
 NETS = ("convnet", "whitened")
+DROPOUT_PLACES = ("pools", "pools_and_fc")
+VAL_SPLITS = ("random", "last")
 
 
 @dataclass
@@ -51,10 +54,22 @@ class TrainConfig:
     batch_size: int = setting(32, "images per SGD step")
     lr: float = setting(0.001, "learning rate (the peak one under the onecycle schedule)")
     momentum: float = setting(0.9, "SGD momentum")
-    dropout: float = setting(0.0, "probability of zeroing an activation after each pooling stage")
+    dropout: float = setting(0.0, "probability of zeroing an activation in each dropout layer")
+    # The report never says where its dropout layers sit; the course's sheet (1.3.5) puts one
+    # after each max-pool and one after the hidden fully-connected layer.
+    dropout_after: str = setting("pools", "where the dropout layers sit: pools (after each max-pool, this "
+                                 "package's reading of the report) or pools_and_fc (after each max-pool and after "
+                                 "the hidden fully-connected layer's activation, the course sheet's 1.3.5)",
+                                 choices=DROPOUT_PLACES)
     activation: str = setting("relu", "the nonlinearity after each conv and hidden layer", recipe_only=True,
                               choices=("relu", "gelu"))
     seed: int = setting(0, "", flag=False)  # every script's --seed sets it
+    # The split is every data script's (cli.base_parser makes these flags from the fields).
+    val_size: int = setting(5000, "validation images held out of the 50,000 training images", flag=False)
+    val_split: str = setting("random", "which training images are held out for validation: random (a seeded "
+                             "random --val-size, this package's reading of the report's random_split) or last "
+                             "(the last --val-size images, the course sheet's 1.1.3 with --val-size 1000)",
+                             flag=False, choices=VAL_SPLITS)
     log_every: int = setting(200, "steps between progress lines and log entries", flag=False)
     # Beyond the report (1.3.7 "best" recipe); the defaults leave the report's loop unchanged.
     net: str = setting("convnet", "convnet: the report's network (stages of conv-conv-pool, then two linear "
@@ -121,6 +136,10 @@ class TrainConfig:
             (self.filter_lr > 0 and math.isfinite(self.filter_lr),
              f"--filter-lr must be a positive number (got {self.filter_lr})"),
             (0 <= self.filter_momentum < 1, f"--filter-momentum must be in [0, 1) (got {self.filter_momentum})"),
+            (self.dropout_after in DROPOUT_PLACES,
+             f"--dropout-after must be one of {', '.join(DROPOUT_PLACES)} (got {self.dropout_after})"),
+            (self.val_split in VAL_SPLITS, f"--val-split must be one of {', '.join(VAL_SPLITS)} (got {self.val_split})"),
+            (self.val_size >= 1, f"--val-size must be 1 or more (got {self.val_size})"),
             (self.net in NETS, f"--net must be one of {', '.join(NETS)} (got {self.net})"),
             (self.net != "whitened" or len(self.widths) <= 4,
              f"--net whitened halves a 31-pixel image at each stage, so it takes at most 4 widths "
@@ -163,6 +182,21 @@ BEST = dict(net="whitened", widths=(48, 192, 192), whiten=True, activation="gelu
             alternate_flip=True, lookahead=True, tta_flip=True, tta_shift=True, log_every=22)
 # Where another seed's runs of the report go, under a results folder: seeds/<run>_seed<N>/.
 SEEDS_FOLDER = "seeds"
+# Two readings of what the report leaves open (SPEC: "What the report leaves open"): this
+# package's (dropout after the pools, a random 5,000 held out: the settings' defaults) and
+# the course sheet's. A reading's runs live in a folder of their own under a results folder
+# (its seeds under <reading>/seeds/), so no committed run moves.
+READINGS = {"package": {},
+            "sheet": dict(dropout_after="pools_and_fc", val_split="last", val_size=1000)}
+READING_TITLES = {"package": "this package's reading (dropout after the two pools; a seeded random 5,000 "
+                             "validation images, training on 45,000)",
+                  "sheet": "the course sheet's reading (dropout after the two pools and after fc1's activation; "
+                           "the last 1,000 training images for validation, training on the first 49,000)"}
+
+
+def reading_folder(out, reading):
+    """Where a reading's seed-0 runs go under a results folder: out itself for the package's."""
+    return Path(out) if reading == "package" else Path(out) / reading
 
 RECIPES = {"student": STUDENT, "bn_onecycle": BN_ONECYCLE, "best": BEST}
 # How figures and REPORT.md name each recipe; the words before " (" label it in legends.

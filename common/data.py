@@ -245,10 +245,14 @@ def normalize(images, mean=GIVEN_MEAN, std=GIVEN_STD, dtype=torch.float32):
         torch.tensor(std, dtype=dtype, device=x.device).view(shape)
 
 
-def split_indices(n_total, n_val, seed):
-    """The seeded train/validation split of the report (1.1.4), as two index tensors."""
+def split_indices(n_total, n_val, seed, how="random"):
+    """The train/validation split of 1.1.4 as two index tensors: a seeded random_split
+    (how="random", the report's), or the last n_val images held out (how="last", the
+    course sheet's: train on the first 49,000, validate on the last 1,000)."""
     if not 0 < n_val < n_total:
         raise DataError(f"--val-size must be between 1 and {n_total - 1} (got {n_val}).")
+    if how == "last":
+        return torch.arange(n_total - n_val), torch.arange(n_total - n_val, n_total)
     generator = torch.Generator().manual_seed(seed)
     train, val = random_split(range(n_total), [n_total - n_val, n_val], generator=generator)
     return torch.tensor(train.indices), torch.tensor(val.indices)

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import SEEDS_FOLDER
+from .config import READINGS, SEEDS_FOLDER, as_flags, reading_folder
 
 REPO = Path(__file__).resolve().parent.parent
 # The README's order: data, model, baseline, dropout sweep (1.3.6 included), the student's
@@ -43,16 +43,24 @@ def seed_folder(out, name, seed):
     return Path(out) / SEEDS_FOLDER / f"{name}_seed{seed}"
 
 
-def command_lines(out, seeds, passed_on):
+def reading_flags(reading):
+    """The flags that make a reading's runs: ["--dropout-after", "pools_and_fc", ...]."""
+    return [word for flag in as_flags(READINGS[reading].items()) for word in flag.split()]
+
+
+def command_lines(out, seeds, passed_on, reading="package"):
     """Every run as one command line: seed 0's questions into out, each other seed's
-    report runs into a folder of their own (with --resume, so a line run again goes on)."""
-    lines = []
+    report runs into a folder of their own (with --resume, so a line run again goes on).
+    Another reading's runs (all five report runs, seed 0 too) go under out/<reading>/."""
+    lines, flags = [], reading_flags(reading)
+    folder = reading_folder(out, reading)
     for seed in seeds:
-        if seed == 0:
+        if seed == 0 and reading == "package":
             lines += [["python", *command, "--out", str(out), *passed_on] for command in COMMANDS]
         else:
-            lines += [["python", *command, "--seed", str(seed), "--out", str(seed_folder(out, name, seed)),
-                       "--resume", *passed_on] for name, command in SEED_RUNS.items()]
+            lines += [["python", *command, *(["--seed", str(seed)] if seed else []),
+                       "--out", str(folder if seed == 0 else seed_folder(folder, name, seed)),
+                       "--resume", *flags, *passed_on] for name, command in SEED_RUNS.items()]
     return [" ".join(map(shlex.quote, line)) for line in lines]
 
 
@@ -66,12 +74,16 @@ def main():
     parser.add_argument("--print", action="store_true", help="print every run's command, one a line, and run nothing")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="with --print: the seeds to list (0: the report's runs and questions)")
+    parser.add_argument("--reading", choices=sorted(READINGS), default="package",
+                        help="with --print: package (dropout after the pools, a random 5,000 validation images) or "
+                             "sheet (the course sheet's: dropout after the pools and fc1, the last 1,000), whose "
+                             "runs go under <out>/sheet/")
     args, passed_on = parser.parse_known_args()
     from . import cli  # after parsing: --help needs no torch
     out = args.out or cli.default_out(args.quick)
     if args.print:
         extra = (["--device", args.device] if args.device != "auto" else []) + (["--quick"] if args.quick else [])
-        print("\n".join(command_lines(out, args.seeds, extra + passed_on)))
+        print("\n".join(command_lines(out, args.seeds, extra + passed_on, args.reading)))
         return None
     cli.pick_device(args.device)  # a missing GPU is a clear error before anything runs
     if args.quick:

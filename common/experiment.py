@@ -11,7 +11,7 @@ QUICK_MARK = " [QUICK]"
 
 
 def load_data(args):
-    """The data set (a subset under --quick) and the seeded train/validation split."""
+    """The data set (a subset under --quick) and the train/validation split (--val-split)."""
     data = load_cifar10(args.data_dir, args.offline, args.skip_checksum)
     n_val = args.val_size
     if args.quick:
@@ -20,7 +20,7 @@ def load_data(args):
     if n_val >= len(data.train_labels):
         raise UsageError(f"--val-size {n_val} leaves no training images out of "
                          f"{len(data.train_labels)}; choose a smaller one.")
-    train_idx, val_idx = split_indices(len(data.train_labels), n_val, args.seed)
+    train_idx, val_idx = split_indices(len(data.train_labels), n_val, args.seed, args.val_split)
     return data, train_idx, val_idx
 
 

@@ -10,7 +10,8 @@ ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True), "gelu": nn.GELU}
 
 
 class ConvNet(nn.Sequential):
-    """Stages of [conv - act - conv - act - maxpool - dropout], then flatten - fc - act - fc.
+    """Stages of [conv - act - conv - act - maxpool - dropout], then flatten - fc - act - fc;
+    with dropout_after="pools_and_fc" (the course sheet's 1.3.5), flatten - fc - act - dropout - fc.
 
     With batch_norm, every conv is followed by a norm, and a stage reads
     [conv - bn - act - conv - maxpool - bn - act - dropout].
@@ -21,7 +22,7 @@ class ConvNet(nn.Sequential):
     """
 
     def __init__(self, dropout=0.0, activation="relu", widths=(32, 64), batch_norm=False,
-                 hidden=512, n_classes=10, image_size=32):
+                 hidden=512, n_classes=10, image_size=32, dropout_after="pools"):
         act = ACTIVATIONS[activation]
         layers, c_in, n = [], 3, 0
         for stage, width in enumerate(widths, start=1):
@@ -44,8 +45,10 @@ class ConvNet(nn.Sequential):
         side = image_size // 2 ** len(widths)
         layers += [("flatten", nn.Flatten()),
                    ("fc1", nn.Linear(c_in * side * side, hidden)),
-                   (f"{activation}{n + 1}", act()),
-                   ("fc2", nn.Linear(hidden, n_classes))]
+                   (f"{activation}{n + 1}", act())]
+        if dropout_after == "pools_and_fc":
+            layers.append((f"dropout{len(widths) + 1}", nn.Dropout(dropout)))
+        layers.append(("fc2", nn.Linear(hidden, n_classes)))
         super().__init__(OrderedDict(layers))
 
 

@@ -70,7 +70,8 @@ def build_model(cfg, device, train_x=None):
             with torch.no_grad():
                 model.whiten.weight.copy_(patch_whitening(nchw(train_x[:5000]).cpu().float()))
     else:
-        model = ConvNet(cfg.dropout, cfg.activation, tuple(cfg.widths), cfg.batch_norm)
+        model = ConvNet(cfg.dropout, cfg.activation, tuple(cfg.widths), cfg.batch_norm,
+                        dropout_after=cfg.dropout_after)
     return model.to(device=device, memory_format=torch.channels_last)
 
 
