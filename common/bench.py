@@ -3,6 +3,11 @@
     python -m common.bench --device cpu
     python -m common.bench --device cpu --data-dir data --skip-checksum --repeats 3
     python -m common.bench --device cpu --recipes     # each recipe's whole training time against the baseline's
+    python -m common.bench --device cpu --what precision   # only fp32 against bf16
+
+By default it measures the pipelines, then fp32 against bf16 training for the report's net and
+the best recipe's (where bf16 is native: a CPU with avx512_bf16 or amx_bf16, or a GPU; elsewhere
+it says it skipped them, and why).
 
 The naive pipeline is the one of the PyTorch CIFAR-10 tutorial and of the report:
 torchvision's CIFAR10 with ToTensor + Normalize transforms per image, a shuffling
@@ -25,6 +30,8 @@ def main():
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the naive pipeline")
     parser.add_argument("--repeats", type=cli.positive_int, default=3)
     parser.add_argument("--out", default="figures", help="where the JSON of the numbers goes ('' for nowhere)")
+    parser.add_argument("--what", nargs="+", choices=["pipeline", "precision"], default=["pipeline", "precision"],
+                        help="pipeline: the naive pipeline against this package's; precision: fp32 against bf16")
     parser.add_argument("--recipes", action="store_true",
                         help="instead: each recipe's whole training time (epochs x a timed epoch and validation pass) "
                              "against the baseline's, and whether the best recipe's is within 1.5x")
@@ -33,13 +40,27 @@ def main():
     import torch
     from .data import load_cifar10
     from .results import env_info
-    from .speed import compare_recipes, naive_images_per_second, package_images_per_second, save
+    from .speed import compare_precisions, compare_recipes, save
     device = cli.pick_device(args.device)
     data = load_cifar10(args.data_dir, offline=args.offline, skip_checksum=args.skip_checksum)
     if args.recipes:
         print(f"device {env_info(device)['device']}, {args.images} images a timed epoch")
         save(args, device, "bench_recipes", compare_recipes(data, args.images, device, args.repeats))
         return args.out or None
+    if "pipeline" in args.what:
+        compare_pipelines(args, data, device)
+    if "precision" in args.what:
+        print(f"device {env_info(device)['device']}, torch {torch.__version__}: fp32 against bf16 training, "
+              f"{args.images} images a timed epoch")
+        save(args, device, "bench_precision", compare_precisions(data, args.images, device, args.repeats))
+    return args.out or None
+
+
+def compare_pipelines(args, data, device):
+    """The naive pipeline's images per second against this package's, each repeat both."""
+    import torch
+    from .results import env_info
+    from .speed import naive_images_per_second, package_images_per_second, save
     print(f"device {env_info(device)['device']}, torch {torch.__version__}, batch {args.batch_size}, "
           f"{args.images} images a pass, naive DataLoader workers {args.workers}")
     ratios, naives, packages = [], [], []
@@ -54,7 +75,6 @@ def main():
     print(f"median ratio of {args.repeats}: {statistics.median(ratios):.2f}")
     save(args, device, "bench", {"naive_images_per_second": naives, "package_images_per_second": packages,
                                  "ratios": ratios, "median_ratio": statistics.median(ratios)})
-    return args.out or None
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ OPTIMIZERS = ("sgd", "muon")
 NETS = ("convnet", "whitened")
 DROPOUT_PLACES = ("pools", "pools_and_fc")
 VAL_SPLITS = ("random", "last")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -71,6 +72,9 @@ class TrainConfig:
                              "(the last --val-size images, the course sheet's 1.1.3 with --val-size 1000)",
                              flag=False, choices=VAL_SPLITS)
     log_every: int = setting(200, "steps between progress lines and log entries", flag=False)
+    precision: str = setting("fp32", "fp32, or bf16: the training forward pass and loss autocast to bfloat16 (the "
+                             "weights, optimizer state and evaluation stay fp32); on a CPU only where it has native "
+                             "bfloat16 (avx512_bf16 or amx_bf16)", choices=PRECISIONS)
     # Beyond the report (1.3.7 "best" recipe); the defaults leave the report's loop unchanged.
     net: str = setting("convnet", "convnet: the report's network (stages of conv-conv-pool, then two linear "
                        "layers); whitened: airbench's (a whitening first layer, stages of conv-pool-norm-conv-norm, "
@@ -140,6 +144,8 @@ class TrainConfig:
              f"--dropout-after must be one of {', '.join(DROPOUT_PLACES)} (got {self.dropout_after})"),
             (self.val_split in VAL_SPLITS, f"--val-split must be one of {', '.join(VAL_SPLITS)} (got {self.val_split})"),
             (self.val_size >= 1, f"--val-size must be 1 or more (got {self.val_size})"),
+            (self.precision in PRECISIONS,
+             f"--precision must be one of {', '.join(PRECISIONS)} (got {self.precision})"),
             (self.net in NETS, f"--net must be one of {', '.join(NETS)} (got {self.net})"),
             (self.net != "whitened" or len(self.widths) <= 4,
              f"--net whitened halves a 31-pixel image at each stage, so it takes at most 4 widths "

@@ -120,6 +120,37 @@ def compare_recipes(data, n_images, device, repeats):
             "training_time_ratios": ratios, "median_training_time_ratio": median, "budget": BUDGET}
 
 
+PRECISION_NETS = {"baseline": BASELINE, "best": BEST}  # the report's net, and the best recipe's
+
+
+def compare_precisions(data, n_images, device, repeats, log=print):
+    """Training images per second in fp32 and in bf16 for the report's net and the best
+    recipe's, each repeat timing fp32 then bf16 back to back (so a machine that slows down
+    meanwhile weighs on both); {"skipped": why} where bf16 is refused here."""
+    from .errors import UsageError
+    from .step import check_precision, cpu_bf16_flags
+    try:
+        check_precision("bf16", device)
+    except UsageError as refused:
+        log(f"fp32 against bf16: skipped. {refused}")
+        return {"skipped": str(refused)}
+    rates = {name: {"fp32": [], "bf16": []} for name in PRECISION_NETS}
+    for repeat in range(1, repeats + 1):
+        for name, recipe in PRECISION_NETS.items():
+            cfg = TrainConfig(**recipe)
+            n = math.ceil(n_images / cfg.batch_size) * cfg.batch_size
+            for precision in ("fp32", "bf16"):
+                rates[name][precision].append(_timed_run(data, n, device, replace(cfg, precision=precision))[0])
+        log(f"run {repeat}: " + " | ".join(
+            f"{name} fp32 {r['fp32'][-1]:5.0f} img/s, bf16 {r['bf16'][-1]:5.0f} img/s, "
+            f"ratio {r['bf16'][-1] / r['fp32'][-1]:.2f}" for name, r in rates.items()))
+    ratios = {name: [b / f for f, b in zip(r["fp32"], r["bf16"])] for name, r in rates.items()}
+    medians = {name: statistics.median(v) for name, v in ratios.items()}
+    log(f"median bf16 / fp32 ratio of {repeats}: " + ", ".join(f"{name} {m:.2f}" for name, m in medians.items()))
+    return {"cpu_bf16_flags": cpu_bf16_flags() if device.type == "cpu" else None, "images_per_second": rates,
+            "ratios": ratios, "median_ratios": medians}
+
+
 def save(args, device, kind, results):
     """<out>/<kind>_<device type>.json, which REPORT.md shows."""
     if not args.out:

@@ -7,22 +7,65 @@ kernels `train_step` runs eagerly, so both paths compute the same function; a se
 at capture compares one graphed step with one eager step from the same state, and any
 failure falls back to eager steps with a message.
 """
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
 from .data import nchw
+from .errors import UsageError
+
+# CPU flags of native bfloat16 arithmetic (AMD Zen 4 and later, Intel Cooper Lake and
+# Sapphire Rapids and later). Without them bf16 is emulated, over 10x slower than fp32.
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def train_step(model, optimizer, x_nhwc, y, label_smoothing=0.0, set_to_none=True):
+def cpu_bf16_flags(cpuinfo="/proc/cpuinfo"):
+    """The native-bfloat16 flags this CPU reports (Linux's /proc/cpuinfo); none elsewhere."""
+    try:
+        words = set(Path(cpuinfo).read_text().split())
+    except OSError:
+        return []
+    return [flag for flag in NATIVE_BF16_FLAGS if flag in words]
+
+
+def check_precision(precision, device, cpu_flags=cpu_bf16_flags):
+    """Refuse bf16 where it would not pay, before any training: one paragraph, what to use."""
+    if precision != "bf16":
+        return
+    if device.type == "cpu" and not cpu_flags():
+        raise UsageError(f"--precision bf16 was asked for, but this CPU has no native bfloat16 arithmetic (none of "
+                         f"{', '.join(NATIVE_BF16_FLAGS)} among its flags in /proc/cpuinfo, or not Linux), so bf16 "
+                         f"would be emulated: over 10x slower than fp32, not faster. Use --precision fp32 (the "
+                         f"default) here, or run bf16 on a CPU that has it (AMD Zen 4 or later, Intel Xeon Cooper "
+                         f"Lake or Sapphire Rapids or later) or on an NVIDIA GPU with --device cuda.")
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise UsageError("--precision bf16 was asked for, but this GPU has no native bfloat16 arithmetic (NVIDIA "
+                         "Ampere or later has it). Use --precision fp32 (the default).")
+    if device.type == "mps":
+        raise UsageError("--precision bf16 is not offered on Apple GPUs (--device mps); use --precision fp32 "
+                         "(the default).")
+
+
+def autocast(precision, device):
+    """The forward pass's precision: bf16 autocast, or nothing. No cast cache: each weight is
+    used once a step, and a CUDA graph must not capture a cache that outlives it."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16", cache_enabled=False)
+
+
+def train_step(model, optimizer, x_nhwc, y, label_smoothing=0.0, set_to_none=True, precision="fp32"):
     """Forward, loss, backward and SGD update on one batch; returns the batch's summed loss
-    and its number of right answers, as device tensors (no host sync)."""
-    logits = model(nchw(x_nhwc))
-    loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    and its number of right answers, as device tensors (no host sync). Under bf16 the forward
+    pass and the loss are autocast; the weights, their gradients and the optimizer's state
+    stay fp32 (autocast casts copies), so no loss scaling is needed (bf16 has fp32's range)."""
+    with autocast(precision, x_nhwc.device):
+        logits = model(nchw(x_nhwc))
+        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
     optimizer.zero_grad(set_to_none=set_to_none)
     loss.backward()
     optimizer.step()
     with torch.no_grad():
-        return loss.detach() * len(y), (logits.argmax(1) == y).sum()
+        return loss.detach().float() * len(y), (logits.argmax(1) == y).sum()
 
 
 class EagerSteps:
@@ -32,7 +75,7 @@ class EagerSteps:
         self.model, self.optimizer, self.cfg = model, optimizer, cfg
 
     def __call__(self, x, y):
-        return train_step(self.model, self.optimizer, x, y, self.cfg.label_smoothing)
+        return train_step(self.model, self.optimizer, x, y, self.cfg.label_smoothing, precision=self.cfg.precision)
 
 
 class GraphedSteps(EagerSteps):
@@ -76,18 +119,22 @@ class GraphedSteps(EagerSteps):
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(3):
-                train_step(self.model, self.optimizer, static_x, static_y, self.cfg.label_smoothing, set_to_none=False)
+                train_step(self.model, self.optimizer, static_x, static_y, self.cfg.label_smoothing,
+                           set_to_none=False, precision=self.cfg.precision)
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
+            # Under bf16 the autocast runs inside the capture (checked on a GPU only: the CPU
+            # tests cannot capture a graph).
             outputs = train_step(self.model, self.optimizer, static_x, static_y, self.cfg.label_smoothing,
-                                 set_to_none=False)
+                                 set_to_none=False, precision=self.cfg.precision)
         # Self-check: one replay and one eager step from the same state must agree.
         self._restore(snapshot)
         graph.replay()
         graphed = [outputs[0].clone()] + [t.clone() for t in self._state()[0]]
         self._restore(snapshot)
-        eager = train_step(self.model, self.optimizer, static_x, static_y, self.cfg.label_smoothing, set_to_none=False)
+        eager = train_step(self.model, self.optimizer, static_x, static_y, self.cfg.label_smoothing,
+                           set_to_none=False, precision=self.cfg.precision)
         same = torch.allclose(graphed[0], eager[0], rtol=1e-3, atol=1e-4) and all(
             torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-5) for a, b in zip(graphed[1:], self._state()[0]))
         self._restore(snapshot)

@@ -18,7 +18,7 @@ from .errors import Diverged, Interrupted
 from .model import ConvNet, WhitenedNet, patch_whitening
 from .augment import alternating_flips, augment_batch
 from .optim import Lookahead, make_optimizer
-from .step import make_steps
+from .step import check_precision, make_steps
 
 
 @torch.no_grad()
@@ -161,6 +161,7 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
     last finished one and ends with the numbers an uninterrupted run would have given.
     """
     cfg.check()
+    check_precision(cfg.precision, device)
     n_train = len(data.train_y)
     steps_per_epoch = math.ceil(n_train / cfg.batch_size)
     model = build_model(cfg, device, data.train_x)
