@@ -29,11 +29,11 @@ def cpu_bf16_flags(cpuinfo="/proc/cpuinfo"):
     return [flag for flag in NATIVE_BF16_FLAGS if flag in words]
 
 
-def check_precision(precision, device, cpu_flags=cpu_bf16_flags):
+def check_precision(precision, device):
     """Refuse bf16 where it would not pay, before any training: one paragraph, what to use."""
     if precision != "bf16":
         return
-    if device.type == "cpu" and not cpu_flags():
+    if device.type == "cpu" and not cpu_bf16_flags():
         raise UsageError(f"--precision bf16 was asked for, but this CPU has no native bfloat16 arithmetic (none of "
                          f"{', '.join(NATIVE_BF16_FLAGS)} among its flags in /proc/cpuinfo, or not Linux), so bf16 "
                          f"would be emulated: over 10x slower than fp32, not faster. Use --precision fp32 (the "

@@ -1,4 +1,6 @@
 """Question 1.1: loading CIFAR-10, its checks, mean_and_std, normalization and the split."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -124,13 +126,32 @@ def test_split_size_is_configurable_and_checked():
         split_indices(1000, 1000, seed=0)
 
 
+def test_the_sheets_split_holds_out_exactly_the_last_n_images():
+    """The course sheet's 1.1.3: train on the first 49,000, validate on the last 1,000."""
+    train, val = split_indices(50000, 1000, seed=0, how="last")
+    assert train.tolist() == list(range(49000)) and val.tolist() == list(range(49000, 50000))
+    assert torch.equal(val, split_indices(50000, 1000, seed=7, how="last")[1])  # no seed in it
+    with pytest.raises(DataError, match="--val-size"):
+        split_indices(1000, 1000, seed=0, how="last")
+
+
+def test_the_split_setting_reaches_the_record(tmp_path, cifar_root):
+    out = tmp_path / "out"
+    result = run_script("q1_1_data.py", "--quick", "--out", out, "--data-dir", cifar_root, "--skip-checksum",
+                        "--val-split", "last", "--val-size", "300")
+    assert result.returncode == 0, result.stderr
+    assert "the last images held out" in result.stdout
+    record = json.loads((out / "q1_1_data.json").read_text())
+    assert record["split"]["how"] == "last" and record["config"]["val_split"] == "last"
+
+
 def test_q1_1_quick_writes_figure_and_json(tmp_path, cifar_root):
     import json
     result = run_script("q1_1_data.py", "--data-dir", cifar_root, "--skip-checksum", "--quick", "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "q1_1_data.json").read_text())
     assert record["quick"] is True and (tmp_path / "q1_1_1_samples.png").stat().st_size > 1000
-    assert record["split"] == {"train": 3500, "val": 500}
+    assert record["split"] == {"train": 3500, "val": 500, "how": "random"}
     for key in ("computed_mean", "computed_std", "normalized_mean", "normalized_std", "given_mean"):
         assert len(record[key]) == 3
     assert record["data"]["checksum_verified"] is False

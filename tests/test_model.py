@@ -42,6 +42,38 @@ def test_dropout_is_active_in_training_and_off_in_evaluation():
     assert torch.allclose(model(x), _eval_copy(model)(x))
 
 
+def test_the_sheets_placement_adds_a_dropout_after_fc1s_activation_and_no_parameter():
+    """The course sheet's 1.3.5: a dropout layer after each max-pool and after the hidden
+    fully-connected layer; the report's own words fit either placement."""
+    rows = layer_table(ConvNet(dropout=0.5, dropout_after="pools_and_fc"))
+    names = [r["name"] for r in rows]
+    after = {names[i - 1]: r["name"] for i, r in enumerate(rows) if r["type"] == "Dropout"}
+    assert after == {"pool1": "dropout1", "pool2": "dropout2", "relu5": "dropout3"}
+    assert names[-3:] == ["relu5", "dropout3", "fc2"]
+    assert sum(r["params"] for r in rows) == 2_168_362
+    assert count_params(ConvNet(dropout=0.5, dropout_after="pools_and_fc")) == 2_168_362
+    # The package's own reading has no dropout between fc1 and fc2.
+    assert [r["type"] for r in layer_table(ConvNet(dropout=0.5))][-3:] == ["Linear", "ReLU", "Linear"]
+
+
+def test_the_sheets_fc_dropout_is_active_only_in_training():
+    torch.manual_seed(0)
+    model = ConvNet(dropout=0.5, dropout_after="pools_and_fc")
+    hidden = []
+    model.dropout3.register_forward_hook(lambda module, inputs, output: hidden.append((inputs[0], output)))
+    x = torch.randn(8, 3, 32, 32)
+    model.train()
+    model(x)
+    kept_in, kept_out = hidden[-1]
+    zeroed = (kept_out == 0) & (kept_in != 0)
+    assert 0.3 < zeroed.float().sum() / (kept_in != 0).float().sum() < 0.7  # about half of them dropped
+    assert torch.allclose(kept_out[~zeroed], 2 * kept_in[~zeroed])  # the rest scaled by 1 / (1 - p)
+    model.eval()
+    model(x)
+    assert torch.equal(hidden[-1][0], hidden[-1][1])
+    assert torch.allclose(model(x), _eval_copy(model)(x))  # in evaluation, the net without dropout
+
+
 def _eval_copy(model):
     plain = ConvNet(dropout=0.0)
     plain.load_state_dict(model.state_dict())
