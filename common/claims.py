@@ -2,6 +2,7 @@
 package's seeds, and each of the report's claims quoted with a verdict (common.stats),
 all from the JSON, never typed; and the figures that combine runs."""
 from pathlib import Path
+from typing import NamedTuple
 
 from .config import as_words, differences
 from .results import read_record
@@ -51,9 +52,27 @@ def final_val(run):
     return run["final_val_acc"]
 
 
-def claims(out):
-    """[(question, the report's words, verdict, p-value, [the numbers behind it])]."""
-    runs = seed_runs(out)
+class Claim(NamedTuple):
+    question: str
+    words: str  # the report's, quoted
+    verdict: str
+    p: float
+    numbers: list  # the numbers behind the verdict, in words
+    short: str  # what it says, in a table's cell
+
+
+SHORT = ["the validation loss rises (over-fitting)", "p = 0.2 changes little", "p = 0.5 reduces over-fitting",
+         "p = 0.5 is the best p", "p = 0.8 is too high", "normalized inputs beat raw ones",
+         "the student's recipe beats the baseline"]
+
+
+def claims(out, settings=None):
+    """[Claim] of the report, from the runs in out (seed_runs(out, settings)), in the report's order."""
+    return [Claim(*claim, short) for claim, short in zip(_claims(out, settings), SHORT)]
+
+
+def _claims(out, settings):
+    runs = seed_runs(out, settings)
     test = {name: _values(r, final_test) for name, r in runs.items()}
     rise = {name: _values(r, loss_rise) for name, r in runs.items()}
     found = []
@@ -89,7 +108,7 @@ def claims(out):
                   [_numbers(n, runs[n], m, w) for n in ("dropout 0.5", "dropout 0.8")
                    for m, w in ((final_test, "final test accuracy (%)"), (final_val, "final validation accuracy (%)"))]))
 
-    fed = normalized_against_raw(out)
+    fed = normalized_against_raw(out, settings=settings)
     verdict, p = positive([norm - raw for _, norm, raw in fed])
     found.append(("1.3.6", "[fed without normalization] Here, the accuracy of classification is at 40%. [fed "
                            "normalized] Here, the accuracy of classification is at 70%.", verdict, p,
@@ -132,7 +151,7 @@ def section(out):
              "`python -m common.everything --print --seeds 1 2`). Each seed also draws its own validation images.",
              ""] + spread_table(out) + ["", "## The report's claims", "",
                                          f"Each claim is quoted from the report. The rule: {RULE}", ""]
-    for question, words, verdict, p, numbers in claims(out):
+    for question, words, verdict, p, numbers, _ in claims(out):
         mark = {HOLDS: "**holds**", UNSURE: f"**{UNSURE}**"}.get(verdict, f"**{verdict}**")
         lines += [f"- {question}: \"{words}\"", f"  Verdict: {mark}{_p(p)}. "
                   + "; ".join(numbers) + "."]

@@ -65,7 +65,7 @@ def results_table(out):
 def verdict_line(out):
     """How many of the report's claims hold, from REPORT.md's claims section."""
     from .claims import claims
-    verdicts = [verdict for _, _, verdict, _, _ in claims(out)]
+    verdicts = [claim.verdict for claim in claims(out)]
     held, failed = verdicts.count(HOLDS), verdicts.count(FAILS)
     unsure = len(verdicts) - held - failed
     return [f"Of the report's {len(verdicts)} claims, {held} {'holds' if held == 1 else 'hold'} beyond seed noise, "
@@ -88,7 +88,14 @@ def ablation_commands(out):
     return lines
 
 
-BLOCKS = {"results": lambda out: results_table(out) + [""] + verdict_line(out),
+def readings_line(out):
+    """Which reading of what the report leaves open its numbers fit; nothing before the sheet's runs."""
+    from .readings import summary
+    line = summary(out)
+    return ["", line + " Details in `figures/REPORT.md`, \"Where the report is silent\"."] if line else []
+
+
+BLOCKS = {"results": lambda out: results_table(out) + [""] + verdict_line(out) + readings_line(out),
           "times": times_table, "ablations": ablation_commands}
 
 

@@ -36,14 +36,16 @@ def _runs_in(folder):
         yield "student", run, improve
 
 
-def seed_runs(out):
+def seed_runs(out, settings=None):
     """{run: [(seed, run dict, record, folder)]} in seed order, for each of REPORT_RUNS;
-    a seed found twice counts once (out's own record first)."""
+    a seed found twice counts once (out's own record first). settings: what the runs share
+    beyond the report's (a reading's, say: config.READINGS); none by default."""
     found = {name: {} for name in REPORT_RUNS}
     for folder in folders(out):
         for name, run, record in _runs_in(folder):
             cfg = run.get("train_config") or {}
-            if differences(cfg, TrainConfig(**REPORT_RUNS[name][1]), ignore=("seed", *NOT_TRAINING)):
+            if differences(cfg, TrainConfig(**REPORT_RUNS[name][1], **(settings or {})),
+                           ignore=("seed", *NOT_TRAINING)):
                 continue
             found[name].setdefault(cfg.get("seed", 0), (run, record, folder))
     return {name: [(seed, *found[name][seed]) for seed in sorted(found[name])] for name in REPORT_RUNS}
@@ -62,9 +64,10 @@ def best_recipe_seeds(out):
     return [(seed, found[seed]) for seed in sorted(found)]
 
 
-def normalized_against_raw(out, p="0.5"):
+def normalized_against_raw(out, p="0.5", settings=None):
     """[(seed, whole-test-set accuracy fed normalized, fed raw)] of dropout p's model, from
-    every full record whose 1.3.6 was made with it (the report's best p is 0.5)."""
+    every full record whose 1.3.6 was made with it (the report's best p is 0.5); settings as
+    in seed_runs."""
     found = {}
     for folder in folders(out):
         record = read_record(folder / "q1_3_dropout.json", quick=False) or {}
@@ -72,6 +75,7 @@ def normalized_against_raw(out, p="0.5"):
         whole = (record.get("predictions") or {}).get("test_set")
         if record.get("best_dropout") == float(p) and isinstance(run, dict) and whole:
             cfg = run.get("train_config") or {}
-            if not differences(cfg, TrainConfig(**REPORT_RUNS[f"dropout {p}"][1]), ignore=("seed", *NOT_TRAINING)):
+            if not differences(cfg, TrainConfig(**REPORT_RUNS[f"dropout {p}"][1], **(settings or {})),
+                               ignore=("seed", *NOT_TRAINING)):
                 found.setdefault(cfg.get("seed", 0), (whole["normalized"]["accuracy"], whole["raw"]["accuracy"]))
     return [(seed, *found[seed]) for seed in sorted(found)]

@@ -1,4 +1,5 @@
 """Question 1.4: the claims of q1_4_answers.md, shown in code."""
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -73,3 +74,96 @@ def test_dropout_is_the_identity_in_eval_mode():
     model = ConvNet(dropout=0.5).eval()
     assert torch.equal(nn.Dropout(0.5).eval()(x), x)
     assert torch.equal(model(x), model(x))
+
+
+# 1.4.2, the course sheet's questions (the report leaves 1.4.2 blank): momentum, and how
+# convolutional and fully-connected layers use their parameters.
+
+def _sgd_steps(momentum, grads, lr=0.1):
+    w = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=lr, momentum=momentum)
+    path = []
+    for g in grads:
+        w.grad = torch.tensor([g])
+        optimizer.step()
+        path.append(w.item())
+    return path
+
+
+def test_momentum_is_a_running_velocity_of_gradients():
+    grads, mu, lr = [1.0, -0.5, 2.0, 0.25], 0.9, 0.1
+    w, v, by_hand = 0.0, 0.0, []
+    for g in grads:
+        v = mu * v + g
+        w -= lr * v
+        by_hand.append(w)
+    assert _sgd_steps(mu, grads, lr) == pytest.approx(by_hand)
+
+
+def test_zero_momentum_is_plain_sgd():
+    grads = [1.0, -0.5, 2.0, 0.25]
+    assert _sgd_steps(0.0, grads) == pytest.approx([-0.1, -0.05, -0.25, -0.275])
+
+
+def test_a_steady_gradient_gives_steps_of_1_over_1_minus_mu():
+    path = _sgd_steps(0.9, [1.0] * 200, lr=0.1)
+    assert path[-1] - path[-2] == pytest.approx(-0.1 / (1 - 0.9), rel=1e-3)  # ten plain steps
+    plain = _sgd_steps(0.0, [1.0] * 200, lr=0.1)
+    assert plain[-1] - plain[-2] == pytest.approx(-0.1, rel=1e-4)
+
+
+def _steps_to_the_minimum(momentum, lr=0.0018, limit=20000):
+    """A long narrow valley: loss = (x^2 + 1000 y^2) / 2, steep across (y), shallow along (x)."""
+    w = torch.tensor([10.0, 1.0], requires_grad=True)
+    scale = torch.tensor([1.0, 1000.0])
+    optimizer = torch.optim.SGD([w], lr=lr, momentum=momentum)
+    for step in range(1, limit + 1):
+        optimizer.zero_grad()
+        loss = (scale * w ** 2).sum() / 2
+        loss.backward()
+        optimizer.step()
+        if loss.item() < 1e-6:
+            return step
+    return limit
+
+
+def test_momentum_crosses_a_narrow_valley_far_faster():
+    plain, heavy = _steps_to_the_minimum(0.0), _steps_to_the_minimum(0.9)
+    assert heavy * 5 < plain  # (here about 400 against nearly 5,000 steps)
+    # Plain SGD cannot buy the speed with a larger step: past 2 / 1000 it diverges across the valley.
+    assert _steps_to_the_minimum(0.0, lr=0.0021, limit=200) == 200
+
+
+def test_a_conv_output_depends_only_on_its_3x3_neighbourhood():
+    conv = nn.Conv2d(3, 32, 3, padding=1)
+    x = torch.randn(1, 3, 32, 32, requires_grad=True)
+    conv(x)[0, 5, 10, 20].backward()
+    touched = x.grad[0].abs().sum(0).nonzero().tolist()
+    assert sorted(touched) == [[r, c] for r in (9, 10, 11) for c in (19, 20, 21)]
+
+
+def test_a_conv_layer_needs_a_hundred_thousandth_of_the_parameters():
+    from common.model import count_params
+    conv = nn.Conv2d(3, 32, 3, padding=1)
+    assert count_params(conv) == 3 * 32 * 9 + 32 == 896
+    dense_equivalent = 3 * 32 * 32 * (32 * 32 * 32) + 32 * 32 * 32  # every input to every output, biases
+    assert dense_equivalent == 100_696_064
+    # The conv's count does not depend on the image size; the dense layer's grows with its square.
+    assert conv(torch.randn(1, 3, 64, 64)).shape == (1, 32, 64, 64)
+
+
+def test_the_reports_convnet_keeps_most_parameters_in_fc1():
+    from common.model import layer_table
+    rows = {r["name"]: r["params"] for r in layer_table(ConvNet())}
+    convs = sum(v for k, v in rows.items() if k.startswith("conv"))
+    assert convs == 65_568 and rows["fc1"] == 2_097_664
+    assert round(100 * convs / 2_168_362) == 3 and round(100 * rows["fc1"] / 2_168_362) == 97
+
+
+def test_a_conv_layer_is_translation_equivariant():
+    conv = nn.Conv2d(3, 8, 3, padding=1)
+    x = torch.randn(1, 3, 32, 32)
+    shifted = torch.roll(x, shifts=(2, 3), dims=(2, 3))
+    # Away from the borders (where padding meets the wrapped pixels) the output shifts with the input.
+    a = torch.roll(conv(x), shifts=(2, 3), dims=(2, 3))[..., 4:-4, 4:-4]
+    torch.testing.assert_close(conv(shifted)[..., 4:-4, 4:-4], a)

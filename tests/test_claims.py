@@ -70,7 +70,7 @@ def _made_up_results(out, student_tests=(79.9, 80.2, 80.1), baseline_tests=(69.4
 
 
 def _verdict(out, question, words):
-    return next(v for q, w, v, _, _ in claims.claims(out) if q == question and w.startswith(words))
+    return next(c.verdict for c in claims.claims(out) if c.question == question and c.words.startswith(words))
 
 
 def test_the_student_claim_follows_the_json(tmp_path):
@@ -138,3 +138,84 @@ def test_everything_prints_every_seed_run_as_one_command():
     assert "python q1_3_dropout.py --dropouts 0.5 --seed 2 --out figures/seeds/dropout0.5_seed2 --resume " \
            "--skip-checksum" in lines
     assert sum("--seed 1 " in line for line in lines) == 5
+
+
+# Where the report is silent: the same claims under the course sheet's reading, and which
+# reading the report's numbers fit, from made-up records of both readings.
+
+def _made_up_reading(out, reading, tests):
+    """tests: {run: [final test per seed]}; each run written where that reading's runs go."""
+    from common.config import READINGS, reading_folder
+    from common.seeds import REPORT_RUNS
+    folder = reading_folder(out, reading)
+    for name, values in tests.items():
+        settings = {**REPORT_RUNS[name][1], **READINGS[reading]}
+        for seed, test in enumerate(values):
+            where = folder if seed == 0 else folder / "seeds" / f"{name.replace(' ', '')}_seed{seed}"
+            run = _run(settings, seed, test)
+            if name == "baseline":
+                _write(where, "q1_3_train", run)
+            elif name == "student":
+                _write(where, "q1_3_improve", {"runs": {"student": {**run, "recipe": "student"}}})
+            else:
+                p = name.split()[1]
+                path = where / "q1_3_dropout.json"
+                earlier = json.loads(path.read_text())["runs"] if path.is_file() else {}
+                _write(where, "q1_3_dropout", {"runs": {**earlier, p: run}, "best_dropout": 0.5})
+
+
+# The report: baseline 70.42, p = 0.2 70.69, 0.5 74.04, 0.8 66.72, student 80.15.
+NEAR_THE_REPORT = {"baseline": [70.3, 70.6, 70.5], "dropout 0.2": [70.6, 70.8, 70.7],
+                   "dropout 0.5": [74.0, 74.2, 73.9], "dropout 0.8": [66.6, 66.9, 66.7],
+                   "student": [80.0, 80.3, 80.2]}
+FAR_FROM_IT = {"baseline": [69.4, 69.7, 69.5], "dropout 0.2": [73.0, 73.3, 73.1],
+               "dropout 0.5": [72.1, 72.4, 72.2], "dropout 0.8": [55.0, 54.7, 54.9],
+               "student": [78.0, 78.2, 77.9]}
+
+
+def test_the_reading_whose_means_lie_nearer_the_report_fits_it(tmp_path):
+    from common import readings
+    _made_up_reading(tmp_path, "package", FAR_FROM_IT)
+    _made_up_reading(tmp_path, "sheet", NEAR_THE_REPORT)
+    rows, overall, rms = readings.fits(tmp_path)
+    assert overall == "sheet" and rms["sheet"] < rms["package"]
+    assert all(closer == "sheet" for *_, closer in rows)
+    # Swap the readings' numbers: the verdict follows.
+    _made_up_reading(tmp_path, "package", NEAR_THE_REPORT)
+    _made_up_reading(tmp_path, "sheet", FAR_FROM_IT)
+    rows, overall, _ = readings.fits(tmp_path)
+    assert overall == "package" and all(closer == "package" for *_, closer in rows)
+
+
+def test_the_distance_is_in_pooled_seed_standard_deviations(tmp_path):
+    from common import readings
+    # Both readings with a standard deviation of 0.5 (and means 1 and 2 points above the report).
+    report = 70.42
+    samples = {"package": [report + 0.5, report + 1.0, report + 1.5], "sheet": [report + 1.5, report + 2.0, report + 2.5]}
+    away = readings.distances(report, samples)
+    assert away["package"] == pytest.approx(2.0) and away["sheet"] == pytest.approx(4.0)
+    assert readings.distances(report, {"package": [71.0], "sheet": [72.0]}) == {}  # no spread: no unit
+
+
+def test_a_claim_can_hold_under_one_reading_and_fail_under_the_other(tmp_path):
+    from common import readings
+    from common.report import build_report
+    _made_up_reading(tmp_path, "package", NEAR_THE_REPORT)  # p = 0.5 best
+    _made_up_reading(tmp_path, "sheet", FAR_FROM_IT)  # p = 0.2 beats p = 0.5
+    package = {c.short: c.verdict for c in claims.claims(tmp_path)}
+    sheet = {c.short: c.verdict for c in claims.claims(tmp_path / "sheet", {"dropout_after": "pools_and_fc",
+                                                                             "val_split": "last", "val_size": 1000})}
+    assert package["p = 0.5 is the best p"] == HOLDS and sheet["p = 0.5 is the best p"] == FAILS
+    report = build_report(tmp_path)
+    assert "## Where the report is silent: two readings" in report
+    assert "| 1.3.5 | p = 0.5 is the best p | holds" in report and "| **no** |" in report
+    assert "p = 0.5 is the best p: holds against does not hold" in readings.summary(tmp_path)
+    # The sheet's runs are not seeds of the package's, nor the other way round.
+    assert [seed for seed, *_ in claims.seed_runs(tmp_path)["baseline"]] == [0, 1, 2]
+    assert claims.seed_runs(tmp_path)["baseline"][0][1]["final_test_acc"] == NEAR_THE_REPORT["baseline"][0]
+
+
+def test_without_the_sheets_runs_there_is_no_section(tmp_path):
+    from common import readings
+    _made_up_reading(tmp_path, "package", NEAR_THE_REPORT)
+    assert readings.section(tmp_path) == [] and readings.summary(tmp_path) is None

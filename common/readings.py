@@ -1,0 +1,147 @@
+"""REPORT.md's "Where the report is silent": the report's runs under each reading of what it
+leaves open (config.READINGS: this package's and the course sheet's), each claim's verdict
+under each, and which reading the report's numbers fit, all from the JSON."""
+import math
+
+from .claims import claims
+from .config import READING_TITLES, READINGS, reading_folder
+from .seeds import REPORT_RUNS, seed_runs
+from .stats import HOLDS, Spread
+
+# A run's report value lies "within" a reading when it is at most this many pooled seed
+# standard deviations from that reading's mean: about the range in which one more seed's run
+# (which is what the report's single run is) would fall 95 times in 100.
+WITHIN = 2.0
+FIT_RULE = (f"For each run, the distance of a reading's mean over seeds from the report's value, in units of the "
+            f"pooled sample standard deviation of that run's seeds under both readings (so both readings are "
+            f"measured in the same unit). The reading with the smaller distance fits that run better; a distance "
+            f"of at most {WITHIN:g} counts as within the reading's seed noise. Overall, the reading with the "
+            f"smaller root-mean-square distance over the runs both readings have with at least two seeds between "
+            f"them fits better.")
+
+
+def reading_runs(out, reading):
+    """{run: [(seed, run dict, record, folder)]} of one reading, from its folder under out."""
+    return seed_runs(reading_folder(out, reading), READINGS[reading])
+
+
+def final_tests(out):
+    """{reading: {run: [final test accuracy per seed]}}."""
+    return {reading: {name: [run["final_test_acc"] for _, run, _, _ in runs]
+                      for name, runs in reading_runs(out, reading).items()} for reading in READINGS}
+
+
+def pooled_std(*samples):
+    """The pooled sample standard deviation of samples (each a list); None without a spread."""
+    dof = sum(len(s) - 1 for s in samples if s)
+    if dof < 1:
+        return None
+    return math.sqrt(sum((len(s) - 1) * Spread(s).std ** 2 for s in samples if len(s) > 1) / dof)
+
+
+def distances(report, samples):
+    """{reading: |mean - report| / pooled std} for each reading with values; {} without a spread."""
+    unit = pooled_std(*samples.values())
+    if not unit:
+        return {}
+    return {reading: abs(Spread(values).mean - report) / unit for reading, values in samples.items() if values}
+
+
+def fits(out):
+    """([(run, report value, {reading: values}, {reading: distance}, closer reading or None)],
+    overall closer reading or None, {reading: root-mean-square distance})."""
+    tests = final_tests(out)
+    rows, shared = [], {reading: [] for reading in READINGS}
+    for name, (_, _, report) in REPORT_RUNS.items():
+        samples = {reading: tests[reading][name] for reading in READINGS}
+        away = distances(report, samples)
+        closer = min(away, key=away.get) if len(away) == len(READINGS) else None
+        rows.append((name, report, samples, away, closer))
+        if closer:
+            for reading in READINGS:
+                shared[reading].append(away[reading])
+    rms = {reading: math.sqrt(sum(d * d for d in ds) / len(ds)) for reading, ds in shared.items() if ds}
+    overall = min(rms, key=rms.get) if len(rms) == len(READINGS) else None
+    return rows, overall, rms
+
+
+def _spread(values):
+    if not values:
+        return "none yet"
+    s = Spread(values)
+    return f"{s.mean:.2f}" + (f" ({s.low:.2f} to {s.high:.2f}, {s.n} seeds)" if s.n > 1 else " (1 seed)")
+
+
+def _name(reading):
+    return READING_TITLES[reading].split(" (")[0]
+
+
+def summary(out):
+    """One sentence: which reading the report's numbers fit, and the claims whose verdict
+    differs between the readings; None before the sheet's reading has a run."""
+    rows, overall, rms = fits(out)
+    if not any(samples["sheet"] for _, _, samples, _, _ in rows):
+        return None
+    differ = differing_claims(out)
+    fit = (f"the report's numbers fit {_name(overall)} better (root-mean-square distance "
+           + ", ".join(f"{rms[r]:.1f}" for r in READINGS) + " pooled seed standard deviations, "
+           + " against ".join(_name(r).removeprefix("the ") for r in READINGS) + ")") if overall \
+        else "which reading the report's numbers fit cannot be told yet (too few seeds)"
+    flips = (f"{len(differ)} of the claims' verdicts differ between them ({'; '.join(differ)})" if differ
+             else "no claim's verdict differs between them")
+    return f"Where the report is silent (where dropout sits, how many validation images): {fit}; {flips}."
+
+
+def differing_claims(out):
+    """The short words of each claim whose verdict differs between the readings."""
+    verdicts = {reading: claims(reading_folder(out, reading), READINGS[reading]) for reading in READINGS}
+    package, sheet = verdicts["package"], verdicts["sheet"]
+    return [f"{a.short}: {a.verdict} against {b.verdict}" for a, b in zip(package, sheet) if a.verdict != b.verdict]
+
+
+def section(out):
+    """The Markdown lines of the section; none before the sheet's reading has a run."""
+    rows, overall, rms = fits(out)
+    if not any(samples["sheet"] for _, _, samples, _, _ in rows):
+        return []
+    lines = ["## Where the report is silent: two readings", "",
+             "The report never says where its dropout layers sit or how many images it held out for validation "
+             "(its `random_split` gets no sizes). The course's sheet for this assignment does, and differently "
+             "from this package's defaults, so every run of the report was also trained under the sheet's "
+             "reading, with the same seeds:", ""]
+    lines += [f"- **{reading}**: {READING_TITLES[reading]}; runs in "
+              f"`{reading_folder('.', reading).as_posix()}/` (seeds other than 0 under its `seeds/`)."
+              for reading in READINGS]
+    lines += ["", "### Each run under each reading (final test accuracy, %)", "",
+              "| run | report | " + " | ".join(f"{_name(r)}: mean (lowest to highest)" for r in READINGS)
+              + " | " + " | ".join(f"distance, {r}" for r in READINGS) + " | fits better |",
+              "|---|---:|" + "---|" * len(READINGS) + "---:|" * len(READINGS) + "---|"]
+    for name, report, samples, away, closer in rows:
+        cells = [_spread(samples[r]) for r in READINGS]
+        far = [f"{away[r]:.1f}" + ("" if away[r] <= WITHIN else " (outside)") if r in away else "-" for r in READINGS]
+        lines.append(f"| {REPORT_RUNS[name][0]} | {report:.2f} | " + " | ".join(cells) + " | " + " | ".join(far)
+                     + f" | {closer or '-'} |")
+    lines += ["", f"The rule: {FIT_RULE}", ""]
+    if overall:
+        lines.append(f"Overall the report's numbers fit **{_name(overall)}** better: root-mean-square distance "
+                     + ", ".join(f"{rms[r]:.2f} under {r}" for r in READINGS) + ".")
+    else:
+        lines.append("Overall: cannot be told yet (no run has seeds under both readings with a spread).")
+    verdicts = {reading: claims(reading_folder(out, reading), READINGS[reading]) for reading in READINGS}
+    lines += ["", "### The report's claims under each reading", "",
+              "Each verdict by the rule of \"The report's claims\", on that reading's seeds.", "",
+              "| question | the claim | " + " | ".join(READINGS) + " | same verdict |",
+              "|---|---|" + "---|" * len(READINGS) + "---|"]
+    for claim, *others in zip(*verdicts.values()):
+        every = [claim, *others]
+        marks = [f"{c.verdict}{_p(c.p)}" for c in every]
+        same = "yes" if len({c.verdict for c in every}) == 1 else "**no**"
+        lines.append(f"| {claim.question} | {claim.short} | " + " | ".join(marks) + f" | {same} |")
+    held = {reading: sum(c.verdict == HOLDS for c in verdicts[reading]) for reading in READINGS}
+    lines += ["", "Claims that hold: " + ", ".join(f"{held[r]} of {len(verdicts[r])} under {r}" for r in READINGS)
+              + ".", ""]
+    return lines
+
+
+def _p(p):
+    return "" if p is None else f" (p = {p:.3f})" if p >= 0.001 else " (p < 0.001)"
