@@ -317,8 +317,9 @@ def build_report(out):
     lines += claims.confusion_section(out)
     lines += section_bench(out) + _section_devices(out) + section_times(out)
     lines += ["## 1.4 Written answers", "",
-              f"See [q1_4_answers.md]({answers}) (1.4.1 softmax, 1.4.2, 1.4.3 1D convolution, "
-              "1.4.4 dropout at test time), each claim checked by `tests/test_answers.py`.", ""]
+              f"See [q1_4_answers.md]({answers}) (1.4.1 softmax; 1.4.2, which the report leaves blank: the "
+              "course sheet's questions on momentum and on how convolutional and fully-connected layers use "
+              "their parameters; 1.4.3 1D convolution; 1.4.4 dropout at test time), each claim checked by `tests/test_answers.py`.", ""]
     return "\n".join(lines)
 
 
