@@ -31,8 +31,8 @@ def main():
     # Heavy imports after parsing: --help answers at once.
     import torch
     from common.data import CLASSES, GIVEN_MEAN, GIVEN_STD, mean_and_std, normalize
-    from common.experiment import load_data, title
-    from common.plots import plot_samples
+    from common.experiment import load_data
+    from common.figures import SAMPLE_INDICES, draw_samples
     from common.results import data_info, write_record
     started = time.perf_counter()
     device = torch.device("cpu")  # statistics of 60,000 images need no accelerator
@@ -42,10 +42,7 @@ def main():
 
     print(f"1.1.1 {n_train} training images and {n_test} test images of shape {shape}, "
           f"{len(CLASSES)} classes: {', '.join(CLASSES)}")
-    sample = torch.arange(4)
-    figure = "q1_1_1_samples.png"
-    plot_samples(data.train_images[sample], data.train_labels[sample], f"{args.out}/{figure}",
-                 title(args, "Question 1.1.1: four CIFAR-10 training images"))
+    figure = draw_samples(args.out, data, args.quick)
 
     normalized_mean, normalized_std = mean_and_std(normalize(data.train_images, dtype=torch.float64))
     print(f"1.1.2 after normalization with the given constants: mean {fmt(normalized_mean)}, "
@@ -69,7 +66,8 @@ def main():
                "computed_mean": computed_mean.tolist(), "computed_std": computed_std.tolist(),
                "mean_agrees_to_decimals": mean_digits, "std_agrees_to_decimals": std_digits,
                "normalized_mean": normalized_mean.tolist(), "normalized_std": normalized_std.tolist(),
-               "split": {"train": len(train_idx), "val": len(val_idx), "how": args.val_split}}
+               "split": {"train": len(train_idx), "val": len(val_idx), "how": args.val_split},
+               "sample_indices": SAMPLE_INDICES}
     path = write_record(args, SCRIPT, device, data_info(data, train_idx, val_idx), results, [figure], started)
     print(f"wrote {args.out}/{figure} and {path}")
     return args.out

@@ -17,10 +17,6 @@ from common.files import locked, write_text
 SCRIPT = "q1_3_dropout"
 
 
-def heading(key, cfg):
-    return f"Question 1.3.5: dropout p = {key} (lr {cfg.lr}, momentum {cfg.momentum})"
-
-
 def load_model(args, device, configs, key, models, run):
     """Put p = key's final model in models: from its checkpoint, or trained again when its
     weights are gone (a run reused by --resume keeps only its record)."""
@@ -45,8 +41,7 @@ def by_validation(runs):
 def predictions_of_best(args, data, device, best, model):
     """1.3.6: the best model on the ten test images and the whole test set, fed raw and
     normalized; returns (results, figure names)."""
-    from common.experiment import title
-    from common.plots import plot_predictions
+    from common.figures import draw_predictions
     from common.predict import predictions, whole_test_set_predictions
     images, true = data.test_images[args.images], data.test_labels[args.images]
     if len(set(true.tolist())) == 1 and len(true) > 1:
@@ -54,15 +49,9 @@ def predictions_of_best(args, data, device, best, model):
               f"pass --images to pick others")
     result = predictions(model, images, true, device, args.images)
     result["test_set"] = whole_test_set_predictions(model, data.test_images, data.test_labels, device)
-    figures = []
+    figures = draw_predictions(args.out, data, result, best, args.quick)
     for mode, word in (("raw", "without normalization"), ("normalized", "normalized")):
-        figure = f"q1_3_6_predictions_{mode}.png"
-        r = result[mode]
-        plot_predictions(images, true, r["pred"], r["probs"], f"{args.out}/{figure}",
-                         title(args, f"Question 1.3.6: dropout p = {best}, test images fed {word}: "
-                                     f"{r['accuracy']:.0f}% right"))
-        figures.append(figure)
-        print(f"1.3.6 fed {word}: accuracy {r['accuracy']:.0f}% on the ten images, "
+        print(f"1.3.6 fed {word}: accuracy {result[mode]['accuracy']:.0f}% on the ten images, "
               f"{result['test_set'][mode]['accuracy']:.2f}% on the whole test set")
     table = "q1_3_6_probabilities.md"
     write_text(Path(args.out, table), probability_table(result, best, quick=args.quick))
@@ -103,8 +92,7 @@ def main():
         the best one)."""
         cfg = configs[key]
         result, figures, model = train_or_reuse(
-            args, cfg, earlier_run, tensors, device, f"{SCRIPT}_p{key}", heading(key, cfg), f"q1_3_5_dropout_{key}",
-            f"1.3.5 p = {key}", f"1.3.5 p = {key}: training {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} "
+            args, cfg, earlier_run, tensors, device, f"{SCRIPT}_p{key}", SCRIPT, key, f"1.3.5 p = {key}", f"1.3.5 p = {key}: training {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} "
                                 f"on {len(train_idx)} images, device {device}")
         runs[key] = {**result, "train_config": as_dict(cfg), "figures": figures}
         if model is not None:

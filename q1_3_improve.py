@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from common import cli
-from common.config import QUICK, RECIPE_TITLES, RECIPES, TrainConfig, as_dict, as_flags, as_words, differences
+from common.config import QUICK, RECIPES, TrainConfig, as_dict, as_flags, as_words, differences
 from common.files import locked
 
 SCRIPT = "q1_3_improve"
@@ -23,11 +23,9 @@ def main():
     parser.add_argument("--no-tta", action="store_true", help="no test-time views: neither flip nor shifts")
     args = cli.parse(parser)
     # Heavy imports after parsing: --help answers at once.
-    import torch
     from common.data import to_device
-    from common.experiment import load_data, title, train_or_reuse
-    from common.plots import plot_accuracy_against_time
-    from common.timing import TARGET, TIME_FIGURE, minutes_axis
+    from common.experiment import load_data, train_or_reuse
+    from common.figures import TIME_FIGURE, draw_time
     from common.results import data_info, read_record, write_record
     started = time.perf_counter()
     if args.no_tta:
@@ -41,13 +39,12 @@ def main():
     settings = ", ".join(as_words(differences(cfg, TrainConfig(seed=cfg.seed))))
     print(f"1.3.7 recipe {args.recipe}: {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} on {len(train_idx)} "
           f"images, device {device}; settings beside the baseline's: {settings}")
-    heading = f"Question 1.3.7, {RECIPE_TITLES[args.recipe]}" + (f" with {' '.join(flags)}" if flags else "")
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", " ".join(flags)).strip("_")
     earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}
     result, figures, _ = train_or_reuse(args, cfg, (earlier.get("runs") or {}).get(args.recipe),
                                         to_device(data, train_idx, val_idx, device), device,
-                                        f"{SCRIPT}_{args.recipe}" + (f"_{slug}" if slug else ""), heading,
-                                        f"q1_3_7_{args.recipe}", f"1.3.7 {args.recipe}")
+                                        f"{SCRIPT}_{args.recipe}" + (f"_{slug}" if slug else ""), SCRIPT,
+                                        args.recipe, f"1.3.7 {args.recipe}", flags=flags)
     print(f"1.3.7 {args.recipe}: best validation {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}, "
           f"final test {result['final_test_acc']:.2f}%, {result['epoch_seconds']:.0f} s an epoch")
 
@@ -62,13 +59,7 @@ def main():
         if args.quick:
             runs[args.recipe]["quick_settings"] = getattr(args, "quick_settings", {})
         if len(runs) > 1:  # every recipe run so far, on one time axis
-            minutes, axis = minutes_axis(runs, args.out, torch.backends.cpu.get_cpu_capability())
-            plot_accuracy_against_time({RECIPE_TITLES[k].split(" (")[0]: (minutes[k], run["history"]["val_acc"])
-                                        for k, run in runs.items()}, TARGET,
-                                       f"{TARGET}%: the report's student recipe (final test)",
-                                       f"{args.out}/{TIME_FIGURE}",
-                                       title(args, "1.3.7: validation accuracy against training time"), axis)
-            figures.append(TIME_FIGURE)
+            figures.append(draw_time(args.out, runs, args.quick))
         path = write_record(args, SCRIPT, device, data_info(data, train_idx, val_idx),
                             {"runs": runs, "flags": flags}, kept_figures + figures, started)
     print(f"wrote {', '.join(f'{args.out}/{f}' for f in figures)} and {path}")

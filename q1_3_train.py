@@ -26,11 +26,9 @@ def main():
     data, train_idx, val_idx = load_data(args)
     print(f"1.3.2 training on {len(train_idx)} images, validating on {len(val_idx)}, device {device}: "
           f"lr {cfg.lr}, momentum {cfg.momentum}, {cfg.epochs} epochs, batch {cfg.batch_size}, dropout {cfg.dropout}")
-    heading = (f"Question 1.3.4: baseline ConvNet (lr {cfg.lr}, momentum {cfg.momentum}, batch {cfg.batch_size}, "
-               f"dropout {cfg.dropout})")
     earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) if args.resume else None
     result, figures, model = train_or_reuse(args, cfg, earlier, to_device(data, train_idx, val_idx, device), device,
-                                            SCRIPT, heading, "q1_3_4", "1.3.2")
+                                            SCRIPT, SCRIPT, "baseline", "1.3.2")
     if model is None:  # reused: this record is the run, and its env is the machine that trained it
         result = {k: v for k, v in result.items() if k not in COMMON_KEYS or k == "env"}
     print(f"1.3.3 best validation accuracy {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}")

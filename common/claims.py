@@ -207,11 +207,13 @@ def confusion_runs(out):
 
 
 def draw_confusion(out):
-    """The confusion figure, when some run kept its counts."""
+    """The confusion figure, when some run kept its counts; returns its name, or None."""
     found, _ = confusion_runs(out)
     if found:
         from .plots import plot_confusion
         plot_confusion(dict(found), Path(out) / CONFUSION_FIGURE, "Test-set confusion counts (rows: true class)")
+        return CONFUSION_FIGURE
+    return None
 
 
 def confusion_section(out):

@@ -41,18 +41,27 @@ def plot_samples(images, labels, path, title="CIFAR-10 training images"):
     _save(fig, path)
 
 
-def plot_curves(history, best_epoch, title, path, metric, note=None):
+def plot_curves(histories, best_epoch, title, path, metric, note=None):
     """Figures 2-9, 14-15: training and validation loss ("loss") or accuracy ("acc") per epoch;
-    note, if given, is printed under the plot."""
+    note, if given, is printed under the plot. Given several histories (one run's seeds), each
+    curve is their mean in a band from the lowest to the highest seed, and best_epoch is the
+    epoch of the best mean validation accuracy."""
+    histories = histories if isinstance(histories, list) else [histories]
+    n = len(histories)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    epochs = history["epoch"]
-    ax.plot(epochs, history[f"train_{metric}"], "o-", ms=3, label="training")
-    ax.plot(epochs, history[f"val_{metric}"], "s-", ms=3, label="validation")
+    epochs = histories[0]["epoch"]
+    for key, style, label in ((f"train_{metric}", "o-", "training"), (f"val_{metric}", "s-", "validation")):
+        per_epoch = list(zip(*(h[key] for h in histories)))
+        line, = ax.plot(epochs[:len(per_epoch)], [sum(v) / n for v in per_epoch], style, ms=3,
+                        label=label + (f" (mean of {n} seeds; band: lowest to highest)" if n > 1 else ""))
+        if n > 1:
+            ax.fill_between(epochs[:len(per_epoch)], [min(v) for v in per_epoch], [max(v) for v in per_epoch],
+                            color=line.get_color(), alpha=0.2, linewidth=0)
     ax.axvline(best_epoch, color="grey", ls="--", lw=1,
-               label=f"best validation accuracy (epoch {best_epoch})")
+               label=f"best {'mean ' if n > 1 else ''}validation accuracy (epoch {best_epoch})")
     _per_epoch_axes(ax)
     ax.set_ylabel("cross-entropy loss" if metric == "loss" else "accuracy (%)")
-    ax.legend()
+    ax.legend(fontsize=8 if n > 1 else None)
     ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
     lines = textwrap.wrap(note or "", 95, break_on_hyphens=False)
     if lines:

@@ -326,10 +326,29 @@ def build_report(out):
 HEADING = "# CIFAR-10 ConvNet: this package's results beside the report's"
 
 
-def write_report(out):
-    """REPORT.md, after the figures that combine runs (several seeds, several runs) are redrawn."""
+def damaged_records(out):
+    """One line for each record in out that exists but cannot be read: the file, and the
+    command that remakes it (the file itself is left as it is)."""
+    lines = []
+    for script in SCRIPTS:
+        path = Path(out) / f"{script}.json"
+        if path.is_file() and read_record(path) is None:
+            lines.append(f"{path} is damaged or unreadable (not a JSON record); it was left as it is and its "
+                         f"results are missing from {Path(out) / 'REPORT.md'}. Remake it with "
+                         f"`{COMMANDS[script]} --out {out}` (add the flags of the run that made it).")
+    return lines
+
+
+def write_report(out, warn=True):
+    """REPORT.md, after the figures that combine runs (several seeds, several runs) are
+    redrawn; a damaged record is named on standard error too (warn)."""
+    from .figures import draw_seed_bands
     claims.draw_dropout_comparison(out)
     claims.draw_confusion(out)
+    draw_seed_bands(out)
+    if warn:
+        for line in damaged_records(out):
+            print(f"warning: {line}", file=sys.stderr)
     return write_text(Path(out) / "REPORT.md", build_report(out))
 
 
@@ -370,6 +389,8 @@ def main(argv=None):
         print(f"left a block of README.md or docs/recipe.md as it was: {', '.join(lost)} would have lost measured "
               f"numbers (their JSON is missing)" if lost else "rebuilt the generated blocks of README.md and "
                                                                "docs/recipe.md")
+    if damaged_records(folder):  # named on standard error as the report was written
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -63,10 +63,12 @@ def section_time_to_target(out):
                     f"![{TIME_FIGURE}]({TIME_FIGURE})", ""]
 
 
-def minutes_axis(runs, out, capability):
+def minutes_axis(runs, out):
     """({recipe: minutes at the end of each epoch}, what they are) for the 1.3.7 time figure:
-    every recipe on one CPU at the speeds `bench --recipes` measured with these kernels
-    (or the first family it measured), or, without a bench, each run's own epoch times."""
+    every recipe on one CPU at the speeds `bench --recipes` measured with the kernels the best
+    recipe's run trained on (or the first family it measured: a redraw on another machine
+    draws the same figure), or, without a bench, each run's own epoch times."""
+    capability = ((runs.get("best") or {}).get("env") or {}).get("cpu_capability")
     benches = sorted(recipe_minutes(out), key=lambda bench: bench[0] != capability)
     if benches and all(recipe in benches[0][2] for recipe in runs):
         kernels, threads, minutes = benches[0]

@@ -16,7 +16,6 @@ from common.errors import UsageError
 from common.model import ConvNet
 from common.step import check_precision, train_step
 from common.train import train
-from conftest import run_script
 
 CPU = torch.device("cpu")
 
