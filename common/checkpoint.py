@@ -54,6 +54,13 @@ def load(path, device, wanted_keys):
     return state
 
 
+def plain_state(scheduler):
+    """A scheduler's state without its functions: torch before 2.4 keeps OneCycleLR's
+    annealing function in its state_dict, which weights_only refuses to read back; the
+    scheduler rebuilt for --resume has that function already."""
+    return {k: v for k, v in scheduler.state_dict().items() if not callable(v)}
+
+
 @dataclass
 class Checkpoints:
     folder: Path
@@ -67,7 +74,7 @@ class Checkpoints:
         make_folder(self.folder)
         save({"config": as_dict(cfg), "epoch": epoch, "model": model.state_dict(),
               "optimizer": optimizer.state_dict(),
-              "scheduler": scheduler.state_dict() if scheduler else None,
+              "scheduler": plain_state(scheduler) if scheduler else None,
               "shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state(),
               "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
               "history": history, "steps": steps, "best": best,

@@ -118,12 +118,59 @@ def section_bench(out):
                       f"{', '.join(f'{x:.2f}' for x in r['training_time_ratios'])}), "
                       + ("within" if r["median_training_time_ratio"] <= r["budget"] else "**over**")
                       + f" the {r['budget']}x budget."]
+        if "median_ratios" in r:
+            rates = r["images_per_second"]
+            lines += [f"- `python -m common.bench --device {r['config']['device']} --what precision` on {device} "
+                      f"(native bf16: {', '.join(r.get('cpu_bf16_flags') or []) or 'a GPU'}): bf16 trains at "
+                      + ", ".join(f"**{ratio:.2f}x** fp32's images per second for the {PRECISION_NETS[net]} "
+                                  f"(fp32 {', '.join(f'{x:.0f}' for x in rates[net]['fp32'])}, bf16 "
+                                  f"{', '.join(f'{x:.0f}' for x in rates[net]['bf16'])} img/s)"
+                                  for net, ratio in r["median_ratios"].items())
+                      + f"; medians of {len(next(iter(r['ratios'].values())))} alternating repeats."]
+        if "skipped" in r:
+            lines += [f"- `python -m common.bench --device {r['config']['device']} --what precision` on {device}: "
+                      f"skipped. {r['skipped']}"]
         if "median_epoch_time_ratio" in r:  # older benches: one epoch of the then best recipe
             lines += [f"- `python -m common.bench --device {r['config']['device']} --recipes` on {device}: "
                       f"the best recipe's epoch takes **{r['median_epoch_time_ratio']:.2f}x** the baseline's "
                       f"(median of {len(r['epoch_time_ratios'])}: "
                       f"{', '.join(f'{x:.2f}' for x in r['epoch_time_ratios'])})."]
+    lines += precision_verdict(out)
     return ["## Speed", ""] + lines + [""] if lines else []
+
+
+PRECISION_NETS = {"baseline": "report's net (batch 32)", "best": "best recipe's net (batch 512)"}
+BF16_FOLDER = "bf16"
+
+
+def precision_verdict(out):
+    """Does bf16 change the answer? The baseline's seeds trained in bf16 (out/bf16/) against
+    the committed fp32 seeds, by the rule of the report's claims; and the best recipe in bf16."""
+    from .claims import final_test
+    from .seeds import best_recipe_seeds, seed_runs
+    from .stats import HOLDS, UNSURE, Spread, similar
+    out = Path(out)
+    bf16 = [final_test(run) for _, run, _, _ in seed_runs(out / BF16_FOLDER, {"precision": "bf16"})["baseline"]]
+    if not bf16:
+        return []
+    fp32 = [final_test(run) for _, run, _, _ in seed_runs(out)["baseline"]]
+    verdict, p = similar(bf16, fp32)
+    mark = {HOLDS: "**holds**", UNSURE: f"**{UNSURE}**"}.get(verdict, f"**{verdict}**")
+    pv = "" if p is None else f", p = {p:.3f}" if p >= 0.001 else ", p < 0.001"
+    lines = [f"- Does bf16 change the answer? \"bf16 changes the baseline's final test accuracy by less than 1 "
+             f"point\": {mark}{pv} (the claims' rule, two one-sided tests within ±1 point). bf16 over "
+             f"{len(bf16)} seed{'s' if len(bf16) > 1 else ''}: "
+             + ", ".join(f"{v:.2f}" for v in bf16) + f" (mean {Spread(bf16).mean:.2f}); fp32 over {len(fp32)}: "
+             + ", ".join(f"{v:.2f}" for v in fp32) + (f" (mean {Spread(fp32).mean:.2f})" if fp32 else "")
+             + f". Runs in `{BF16_FOLDER}/`."]
+    best = ((read_record(out / BF16_FOLDER / "q1_3_improve.json", quick=False) or {}).get("runs") or {}).get("best")
+    if isinstance(best, dict) and best.get("train_config", {}).get("precision") == "bf16":
+        fp32_best = [run["final_test_acc"] for _, run in best_recipe_seeds(out)]
+        lines.append(f"- The best recipe in bf16, seed {best['train_config'].get('seed', 0)}: final test "
+                     f"{best['final_test_acc']:.2f}% in {sum(best['history']['seconds']) / 60:.1f} min of training"
+                     f"{kernels_words(best.get('env') or {})}; in fp32 over {len(fp32_best)} seeds: "
+                     + ", ".join(f"{v:.2f}" for v in fp32_best) + "%.")
+    return lines
 
 
 NOT_RUN = "not run yet"

@@ -3,7 +3,7 @@ import pytest
 
 from common import plots
 from common.config import BEST, TrainConfig
-from common.experiment import loss_note
+from common.figures import loss_note
 
 # A smoke run's loss barely moves: matplotlib would write it as 0.0005 + 2.301.
 FLAT = {"epoch": [1, 2, 3, 4], "train_loss": [2.3019, 2.3016, 2.3013, 2.3011],

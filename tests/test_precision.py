@@ -138,3 +138,30 @@ def test_the_bench_times_fp32_and_bf16_for_both_nets(cifar_root, native_bf16):
         assert result["median_ratios"][net] == pytest.approx(result["images_per_second"][net]["bf16"][0]
                                                              / result["images_per_second"][net]["fp32"][0])
     assert lines[-1].startswith("median bf16 / fp32 ratio of 1: baseline")
+
+
+def _baseline_record(folder, seed, test, **settings):
+    from common.config import BASELINE, as_dict
+    history = {"epoch": [1, 2], "train_loss": [1.0, 0.5], "train_acc": [60, 80], "val_loss": [1.0, 0.9],
+               "val_acc": [65, test], "lr": [0.001] * 2, "seconds": [60, 60]}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "q1_3_train.json").write_text(json.dumps({
+        "quick": False, "config": {}, "env": {}, "figures": [], "history": history, "final_test_acc": test,
+        "final_val_acc": test, "best_val_acc": test, "best_val_epoch": 2,
+        "train_config": as_dict(TrainConfig(**BASELINE, seed=seed, **settings))}))
+
+
+def test_whether_bf16_changes_the_answer_follows_the_records(tmp_path):
+    from common.stats import FAILS, HOLDS
+    from common.timing import precision_verdict
+    assert precision_verdict(tmp_path) == []  # no bf16 run: nothing to say
+    for seed, (fp32, bf16) in enumerate(zip((69.4, 69.9, 69.6), (69.5, 69.8, 69.7))):
+        _baseline_record(tmp_path if seed == 0 else tmp_path / "seeds" / f"baseline_seed{seed}", seed, fp32)
+        _baseline_record(tmp_path / "bf16" if seed == 0 else tmp_path / "bf16" / "seeds" / f"baseline_seed{seed}",
+                         seed, bf16, precision="bf16")
+    assert f"**{HOLDS}**" in precision_verdict(tmp_path)[0]
+    for seed in range(3):  # bf16 now 3 points lower: it changes the answer
+        folder = tmp_path / "bf16" if seed == 0 else tmp_path / "bf16" / "seeds" / f"baseline_seed{seed}"
+        _baseline_record(folder, seed, 66.5 + 0.2 * seed, precision="bf16")
+    line = precision_verdict(tmp_path)[0]
+    assert f"**{FAILS}**" in line and "66.50, 66.70, 66.90" in line
