@@ -36,10 +36,26 @@ def _runs_in(folder):
         yield "student", run, improve
 
 
+# Settings beyond the report's that a whole results folder may share: a reading's, a precision.
+FOLDER_SETTINGS = ("dropout_after", "val_split", "val_size", "precision")
+
+
+def folder_settings(out):
+    """What out's own training runs share beyond the report's settings (the sheet's reading
+    in figures/sheet/, bf16 in figures/bf16/); {} for this package's defaults."""
+    defaults = TrainConfig()
+    for name, run, _ in _runs_in(Path(out)):
+        cfg = run.get("train_config") or {}
+        return {k: cfg[k] for k in FOLDER_SETTINGS if k in cfg and cfg[k] != getattr(defaults, k)}
+    return {}
+
+
 def seed_runs(out, settings=None):
     """{run: [(seed, run dict, record, folder)]} in seed order, for each of REPORT_RUNS;
     a seed found twice counts once (out's own record first). settings: what the runs share
-    beyond the report's (a reading's, say: config.READINGS); none by default."""
+    beyond the report's (a reading's, say: config.READINGS); by default what out's own runs
+    share (folder_settings)."""
+    settings = folder_settings(out) if settings is None else settings
     found = {name: {} for name in REPORT_RUNS}
     for folder in folders(out):
         for name, run, record in _runs_in(folder):
@@ -68,6 +84,7 @@ def normalized_against_raw(out, p="0.5", settings=None):
     """[(seed, whole-test-set accuracy fed normalized, fed raw)] of dropout p's model, from
     every full record whose 1.3.6 was made with it (the report's best p is 0.5); settings as
     in seed_runs."""
+    settings = folder_settings(out) if settings is None else settings
     found = {}
     for folder in folders(out):
         record = read_record(folder / "q1_3_dropout.json", quick=False) or {}
