@@ -6,7 +6,7 @@ import math
 from .claims import claims
 from .config import READING_TITLES, READINGS, reading_folder
 from .seeds import REPORT_RUNS, seed_runs
-from .stats import HOLDS, Spread
+from .stats import HOLDS, UNSURE, Spread
 
 # A run's report value lies "within" a reading when it is at most this many pooled seed
 # standard deviations from that reading's mean: about the range in which one more seed's run
@@ -14,10 +14,10 @@ from .stats import HOLDS, Spread
 WITHIN = 2.0
 FIT_RULE = (f"For each run, the distance of a reading's mean over seeds from the report's value, in units of the "
             f"pooled sample standard deviation of that run's seeds under both readings (so both readings are "
-            f"measured in the same unit). The reading with the smaller distance fits that run better; a distance "
-            f"of at most {WITHIN:g} counts as within the reading's seed noise. Overall, the reading with the "
-            f"smaller root-mean-square distance over the runs both readings have with at least two seeds between "
-            f"them fits better.")
+            f"measured in the same unit). Where both readings have at least two seeds of a run, the reading with "
+            f"the smaller distance fits that run better; a distance of at most {WITHIN:g} counts as within the "
+            f"reading's seed noise. Overall, the reading with the smaller root-mean-square distance over those "
+            f"runs fits better.")
 
 
 def reading_runs(out, reading):
@@ -55,7 +55,8 @@ def fits(out):
     for name, (_, _, report) in REPORT_RUNS.items():
         samples = {reading: tests[reading][name] for reading in READINGS}
         away = distances(report, samples)
-        closer = min(away, key=away.get) if len(away) == len(READINGS) else None
+        decided = len(away) == len(READINGS) and all(len(v) >= 2 for v in samples.values())
+        closer = min(away, key=away.get) if decided else None
         rows.append((name, report, samples, away, closer))
         if closer:
             for reading in READINGS:
@@ -86,9 +87,9 @@ def summary(out):
     fit = (f"the report's numbers fit {_name(overall)} better (root-mean-square distance "
            + ", ".join(f"{rms[r]:.1f}" for r in READINGS) + " pooled seed standard deviations, "
            + " against ".join(_name(r).removeprefix("the ") for r in READINGS) + ")") if overall \
-        else "which reading the report's numbers fit cannot be told yet (too few seeds)"
+        else "which reading the report's numbers fit cannot be told yet (fewer than two seeds of a run under both)"
     flips = (f"{len(differ)} of the claims' verdicts differ between them ({'; '.join(differ)})" if differ
-             else "no claim's verdict differs between them")
+             else "no claim's verdict differs between them so far")
     return f"Where the report is silent (where dropout sits, how many validation images): {fit}; {flips}."
 
 
@@ -96,7 +97,8 @@ def differing_claims(out):
     """The short words of each claim whose verdict differs between the readings."""
     verdicts = {reading: claims(reading_folder(out, reading), READINGS[reading]) for reading in READINGS}
     package, sheet = verdicts["package"], verdicts["sheet"]
-    return [f"{a.short}: {a.verdict} against {b.verdict}" for a, b in zip(package, sheet) if a.verdict != b.verdict]
+    return [f"{a.short}: {a.verdict} against {b.verdict}" for a, b in zip(package, sheet)
+            if a.verdict != b.verdict and UNSURE not in (a.verdict, b.verdict)]
 
 
 def section(out):
@@ -110,8 +112,8 @@ def section(out):
              "from this package's defaults, so every run of the report was also trained under the sheet's "
              "reading, with the same seeds:", ""]
     lines += [f"- **{reading}**: {READING_TITLES[reading]}; runs in "
-              f"`{reading_folder('.', reading).as_posix()}/` (seeds other than 0 under its `seeds/`)."
-              for reading in READINGS]
+              + ("this folder" if reading == "package" else f"`{reading}/`") + " (seeds other than 0 under its "
+              "`seeds/`)." for reading in READINGS]
     lines += ["", "### Each run under each reading (final test accuracy, %)", "",
               "| run | report | " + " | ".join(f"{_name(r)}: mean (lowest to highest)" for r in READINGS)
               + " | " + " | ".join(f"distance, {r}" for r in READINGS) + " | fits better |",
@@ -126,7 +128,7 @@ def section(out):
         lines.append(f"Overall the report's numbers fit **{_name(overall)}** better: root-mean-square distance "
                      + ", ".join(f"{rms[r]:.2f} under {r}" for r in READINGS) + ".")
     else:
-        lines.append("Overall: cannot be told yet (no run has seeds under both readings with a spread).")
+        lines.append("Overall: cannot be told yet (no run has two seeds or more under both readings).")
     verdicts = {reading: claims(reading_folder(out, reading), READINGS[reading]) for reading in READINGS}
     lines += ["", "### The report's claims under each reading", "",
               "Each verdict by the rule of \"The report's claims\", on that reading's seeds.", "",
@@ -135,7 +137,8 @@ def section(out):
     for claim, *others in zip(*verdicts.values()):
         every = [claim, *others]
         marks = [f"{c.verdict}{_p(c.p)}" for c in every]
-        same = "yes" if len({c.verdict for c in every}) == 1 else "**no**"
+        same = ("not yet" if any(c.verdict == UNSURE for c in every)
+                else "yes" if len({c.verdict for c in every}) == 1 else "**no**")
         lines.append(f"| {claim.question} | {claim.short} | " + " | ".join(marks) + f" | {same} |")
     held = {reading: sum(c.verdict == HOLDS for c in verdicts[reading]) for reading in READINGS}
     lines += ["", "Claims that hold: " + ", ".join(f"{held[r]} of {len(verdicts[r])} under {r}" for r in READINGS)

@@ -191,3 +191,30 @@ def test_benchmark_prints_both_pipelines_and_their_ratio(tmp_path, cifar_root):
     record = json.loads((next(tmp_path.glob("bench_cpu_*.json"))).read_text())
     assert record["median_ratio"] == record["package_images_per_second"][0] / record["naive_images_per_second"][0]
     assert "## Speed" in (tmp_path / "REPORT.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def smoke_sized_data(tmp_path_factory):
+    """What a smoke run trains on in the tests: the quick subset of 1,250 synthetic pictures."""
+    from common.config import QUICK_TEST, QUICK_TRAIN, QUICK_VAL
+    from common.data import subset_for_quick
+    from conftest import write_synthetic_cifar
+    root = tmp_path_factory.mktemp("smoke_sized")
+    write_synthetic_cifar(root, per_batch=250)
+    data = subset_for_quick(load_cifar10(root, offline=True, skip_checksum=True), QUICK_TRAIN, QUICK_TEST)
+    train_idx, val_idx = split_indices(len(data.train_labels), QUICK_VAL, seed=0)
+    return to_device(data, train_idx, val_idx, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("recipe", ["baseline", "dropout", "student", "bn_onecycle", "best"])
+def test_every_quick_run_trains_at_twice_its_learning_rate(smoke_sized_data, recipe):
+    """A margin: the smoke settings must not sit at the edge of divergence, where another torch
+    version's or CPU kernel family's rounding tips them over (CI runs this on the generic
+    kernels and on the lowest versions requirements.txt admits)."""
+    from dataclasses import replace
+    from common.cli import recipe_config
+    from common.config import QUICK, RECIPES
+    settings = {"baseline": {}, "dropout": dict(dropout=0.5)}.get(recipe, RECIPES.get(recipe))
+    cfg = recipe_config(settings, QUICK[recipe])
+    result = train(replace(cfg, lr=2 * cfg.lr), smoke_sized_data, torch.device("cpu"), log=quiet)[0]
+    assert all(v == v and abs(v) < 1e6 for v in result["history"]["train_loss"])  # finite all the way
