@@ -158,7 +158,8 @@ def test_q1_3_train_quick_end_to_end(tmp_path, cifar_root):
                 "best_val_acc", "best_val_epoch", "final_val_acc", "final_test_acc"):
         assert key in record
     # The smoke run's own settings, printed and kept: the config says what was trained.
-    assert record["quick"] is True and record["quick_settings"] == {"epochs": 4, "lr": 0.015, "schedule": "onecycle"}
+    assert record["quick"] is True and record["quick_settings"] == {"epochs": 4, "lr": 0.015, "val_size": 500,
+                                                                 "schedule": "onecycle"}
     assert record["config"]["lr"] == 0.015 and record["train_config"]["epochs"] == 4
     assert "--quick: a smoke run" in result.stdout and "lr 0.015" in result.stdout
     assert set(record["history"]) >= {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}
