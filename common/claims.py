@@ -7,7 +7,7 @@ from typing import NamedTuple
 from .config import as_words, differences
 from .results import read_record
 from .seeds import REPORT_RUNS, best_recipe_seeds, normalized_against_raw, seed_runs
-from .stats import HOLDS, RULE, UNSURE, Spread, all_of, higher, positive, similar
+from .stats import RULE, Spread, all_of, higher, positive, similar
 
 
 def _fmt(value, digits=2):
@@ -16,6 +16,11 @@ def _fmt(value, digits=2):
 
 def _p(p):
     return "" if p is None else f", p = {p:.3f}" if p >= 0.001 else ", p < 0.001"
+
+
+def verdict_words(verdict, p):
+    """"**holds**, p = 0.002": a verdict as REPORT.md writes it."""
+    return f"**{verdict}**{_p(p)}"
 
 
 def _largest_p(tests):
@@ -152,8 +157,7 @@ def section(out):
              ""] + spread_table(out) + ["", "## The report's claims", "",
                                          f"Each claim is quoted from the report. The rule: {RULE}", ""]
     for question, words, verdict, p, numbers, _ in claims(out):
-        mark = {HOLDS: "**holds**", UNSURE: f"**{UNSURE}**"}.get(verdict, f"**{verdict}**")
-        lines += [f"- {question}: \"{words}\"", f"  Verdict: {mark}{_p(p)}. "
+        lines += [f"- {question}: \"{words}\"", f"  Verdict: {verdict_words(verdict, p)}. "
                   + "; ".join(numbers) + "."]
     return lines + [""]
 

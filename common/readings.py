@@ -93,9 +93,14 @@ def summary(out):
     return f"Where the report is silent (where dropout sits, how many validation images): {fit}; {flips}."
 
 
+def claims_by_reading(out):
+    """{reading: [Claim]}, each from that reading's runs."""
+    return {reading: claims(reading_folder(out, reading), READINGS[reading]) for reading in READINGS}
+
+
 def differing_claims(out):
     """The short words of each claim whose verdict differs between the readings."""
-    verdicts = {reading: claims(reading_folder(out, reading), READINGS[reading]) for reading in READINGS}
+    verdicts = claims_by_reading(out)
     package, sheet = verdicts["package"], verdicts["sheet"]
     return [f"{a.short}: {a.verdict} against {b.verdict}" for a, b in zip(package, sheet)
             if a.verdict != b.verdict and UNSURE not in (a.verdict, b.verdict)]
@@ -129,7 +134,7 @@ def section(out):
                      + ", ".join(f"{rms[r]:.2f} under {r}" for r in READINGS) + ".")
     else:
         lines.append("Overall: cannot be told yet (no run has two seeds or more under both readings).")
-    verdicts = {reading: claims(reading_folder(out, reading), READINGS[reading]) for reading in READINGS}
+    verdicts = claims_by_reading(out)
     lines += ["", "### The report's claims under each reading", "",
               "Each verdict by the rule of \"The report's claims\", on that reading's seeds.", "",
               "| question | the claim | " + " | ".join(READINGS) + " | same verdict |",

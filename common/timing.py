@@ -146,19 +146,17 @@ BF16_FOLDER = "bf16"
 def precision_verdict(out):
     """Does bf16 change the answer? The baseline's seeds trained in bf16 (out/bf16/) against
     the committed fp32 seeds, by the rule of the report's claims; and the best recipe in bf16."""
-    from .claims import final_test
+    from .claims import final_test, verdict_words
     from .seeds import best_recipe_seeds, seed_runs
-    from .stats import HOLDS, UNSURE, Spread, similar
+    from .stats import Spread, similar
     out = Path(out)
     bf16 = [final_test(run) for _, run, _, _ in seed_runs(out / BF16_FOLDER, {"precision": "bf16"})["baseline"]]
     if not bf16:
         return []
     fp32 = [final_test(run) for _, run, _, _ in seed_runs(out)["baseline"]]
     verdict, p = similar(bf16, fp32)
-    mark = {HOLDS: "**holds**", UNSURE: f"**{UNSURE}**"}.get(verdict, f"**{verdict}**")
-    pv = "" if p is None else f", p = {p:.3f}" if p >= 0.001 else ", p < 0.001"
     lines = [f"- Does bf16 change the answer? \"bf16 changes the baseline's final test accuracy by less than 1 "
-             f"point\": {mark}{pv} (the claims' rule, two one-sided tests within ±1 point). bf16 over "
+             f"point\": {verdict_words(verdict, p)} (the claims' rule, two one-sided tests within ±1 point). bf16 over "
              f"{len(bf16)} seed{'s' if len(bf16) > 1 else ''}: "
              + ", ".join(f"{v:.2f}" for v in bf16) + f" (mean {Spread(bf16).mean:.2f}); fp32 over {len(fp32)}: "
              + ", ".join(f"{v:.2f}" for v in fp32) + (f" (mean {Spread(fp32).mean:.2f})" if fp32 else "")
