@@ -15,8 +15,9 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from .config import NOT_TRAINING, RECIPE_TITLES, SEEDS_FOLDER, TrainConfig, as_words, differences
-from .results import read_record
+from .config import RECIPE_TITLES, SEEDS_FOLDER, TrainConfig, as_words, differences
+from .results import read_record, runs_of
+from .seeds import same_but_seed
 from .timing import TIME_FIGURE
 
 QUICK_MARK = " [QUICK]"
@@ -68,42 +69,20 @@ def loss_note(cfg):
             + ", ".join(causes) + "; validation uses plain targets and images in eval mode.")
 
 
-def runs_of(record, script):
-    """{key: run} of a record's training runs: the baseline's record is its one run."""
-    if script == "q1_3_train":
-        return {"baseline": record} if isinstance(record.get("history"), dict) else {}
-    return {k: r for k, r in (record.get("runs") or {}).items() if isinstance(r, dict) and "history" in r}
-
-
 def seed_histories(out, script, key, run, records=None):
-    """[(seed, history)] of this run and the runs that differ from it only in seed, from out,
-    out/seeds/* and out/ablation/*, in seed order (a seed found twice: out's own first).
-    records: a cache {path: record} shared by the calls of one redraw."""
-    records = {} if records is None else records
-    out = Path(out)
-    quick = run.get("quick", False)
-    folders = [out] + sorted(p for sub in (SEEDS_FOLDER, "ablation") for p in (out / sub).glob("*") if p.is_dir())
-    found = {}
-    for folder in folders:
-        path = folder / f"{script}.json"
-        if path not in records:
-            records[path] = read_record(path) if path.is_file() else None
-        record = records[path]
-        if not record or bool(record.get("quick")) != bool(quick):
-            continue
-        other = runs_of(record, script).get(key)
-        if other and not differences(other.get("train_config") or {}, run.get("train_config") or {},
-                                     ignore=("seed", *NOT_TRAINING)):
-            found.setdefault((other.get("train_config") or {}).get("seed", 0), other["history"])
-    return sorted(found.items())
+    """[history] of this run and the runs that differ from it only in seed, under out's seeds/
+    and ablation/ folders, in seed order; records: a cache shared by the calls of one redraw."""
+    seeds = same_but_seed(out, script, key, run.get("train_config") or {}, run.get("quick", False),
+                          (SEEDS_FOLDER, "ablation"), records)
+    return [run["history"] for run, _, _ in seeds.values()]
 
 
 def draw_curves(out, script, key, run, quick, records=None):
     """A run's loss and accuracy figures (a band over its seeds where it has several);
     returns their names."""
     from .plots import plot_curves
-    seeds = seed_histories(out, script, key, {**run, "quick": quick}, records)
-    histories = [h for _, h in seeds] if len(seeds) > 1 else [run["history"]]
+    histories = seed_histories(out, script, key, {**run, "quick": quick}, records)
+    histories = histories if len(histories) > 1 else [run["history"]]
     if len(histories) > 1:
         mean_acc = [sum(v) / len(v) for v in zip(*(h["val_acc"] for h in histories))]
         best = histories[0]["epoch"][max(range(len(mean_acc)), key=mean_acc.__getitem__)]

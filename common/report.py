@@ -299,7 +299,7 @@ def build_report(out):
         path = out / f"{script}.json"
         record = read_record(path)
         if record is None and path.is_file():
-            lines += [f"> {path.name} is damaged (not a JSON record); rerun `{COMMANDS[script]}`.", ""]
+            lines += [f"> {damaged_words(out, script)}", ""]
         if record is None:
             lines += [f"## {script}: no results yet", "", f"Run `{COMMANDS[script]}`.", ""]
             continue
@@ -326,17 +326,18 @@ def build_report(out):
 HEADING = "# CIFAR-10 ConvNet: this package's results beside the report's"
 
 
+def damaged_words(out, script):
+    """What to say of script's record in out when it exists but cannot be read: the file, and
+    the command that remakes it (the file itself is left as it is)."""
+    return (f"{Path(out) / f'{script}.json'} is damaged or unreadable (not a JSON record); it was left as it is "
+            f"and its results are missing from {Path(out) / 'REPORT.md'}. Remake it with "
+            f"`{COMMANDS[script]} --out {out}` (add the flags of the run that made it).")
+
+
 def damaged_records(out):
-    """One line for each record in out that exists but cannot be read: the file, and the
-    command that remakes it (the file itself is left as it is)."""
-    lines = []
-    for script in SCRIPTS:
-        path = Path(out) / f"{script}.json"
-        if path.is_file() and read_record(path) is None:
-            lines.append(f"{path} is damaged or unreadable (not a JSON record); it was left as it is and its "
-                         f"results are missing from {Path(out) / 'REPORT.md'}. Remake it with "
-                         f"`{COMMANDS[script]} --out {out}` (add the flags of the run that made it).")
-    return lines
+    """damaged_words for each record in out that exists but cannot be read."""
+    return [damaged_words(out, script) for script in SCRIPTS
+            if (Path(out) / f"{script}.json").is_file() and read_record(Path(out) / f"{script}.json") is None]
 
 
 def write_report(out, warn=True):

@@ -86,6 +86,13 @@ def kernels_words(env):
     return f", CPU kernels {env['cpu_capability']}, {threads} thread{'s' if threads != 1 else ''}"
 
 
+def runs_of(record, script):
+    """{key: run} of a record's training runs: the baseline's record is its one run."""
+    if script == "q1_3_train":
+        return {"baseline": record} if isinstance(record.get("history"), dict) else {}
+    return {k: r for k, r in (record.get("runs") or {}).items() if isinstance(r, dict) and isinstance(r.get("history"), dict)}
+
+
 def training_runs(record):
     """The training runs a record holds: itself (q1_3_train), or its "runs"."""
     if "history" in record:

@@ -5,7 +5,7 @@ the report's settings but for the seed, and only full runs count."""
 from pathlib import Path
 
 from .config import BASELINE, NOT_TRAINING, RECIPES, REPORT, SEEDS_FOLDER, STUDENT, TrainConfig, differences
-from .results import ablation_runs, read_record
+from .results import read_record, runs_of
 
 # run: (how REPORT.md names it, its settings, the report's final test accuracy)
 REPORT_RUNS = {
@@ -15,25 +15,38 @@ REPORT_RUNS = {
     "student": ("1.3.7 student recipe", dict(STUDENT), REPORT["student"]["final_test_acc"]),
 }
 
+# Where each of REPORT_RUNS is recorded: (script, key of its run in the record).
+RUN_SOURCES = {"baseline": ("q1_3_train", "baseline"),
+               **{f"dropout {p}": ("q1_3_dropout", p) for p in ("0.2", "0.5", "0.8")},
+               "student": ("q1_3_improve", "student")}
+
+
 def folders(out):
     """out, then each folder under out/seeds/, in name order."""
     out = Path(out)
     return [out] + sorted(p for p in (out / SEEDS_FOLDER).glob("*") if p.is_dir())
 
 
-def _runs_in(folder):
-    """(run, run dict, its record) for each report run a folder's full records hold."""
-    train = read_record(folder / "q1_3_train.json", quick=False)
-    if train and isinstance(train.get("history"), dict):
-        yield "baseline", train, train
-    dropout = read_record(folder / "q1_3_dropout.json", quick=False) or {}
-    for p, run in (dropout.get("runs") or {}).items():
-        if f"dropout {p}" in REPORT_RUNS and isinstance(run, dict) and isinstance(run.get("history"), dict):
-            yield f"dropout {p}", run, dropout
-    improve = read_record(folder / "q1_3_improve.json", quick=False) or {}
-    run = (improve.get("runs") or {}).get("student")
-    if isinstance(run, dict) and isinstance(run.get("history"), dict):
-        yield "student", run, improve
+def same_but_seed(out, script, key, settings, quick=False, under=(SEEDS_FOLDER,), records=None):
+    """{seed: (run, record, folder)}, in seed order, of script's run `key` in out and in the
+    folders under out/<under>/ that trained settings (a TrainConfig, or a record's
+    train_config) but for the seed; a seed found twice counts once (out's own first). Only
+    runs of quick's mode count. records: a cache {path: record} shared by several calls."""
+    records = {} if records is None else records
+    out = Path(out)
+    found = {}
+    for folder in [out] + sorted(p for sub in under for p in (out / sub).glob("*") if p.is_dir()):
+        path = folder / f"{script}.json"
+        if path not in records:
+            records[path] = read_record(path) if path.is_file() else None
+        record = records[path]
+        if not record or bool(record.get("quick")) != bool(quick):
+            continue
+        run = runs_of(record, script).get(key)
+        cfg = (run or {}).get("train_config")
+        if isinstance(cfg, dict) and not differences(cfg, settings, ignore=("seed", *NOT_TRAINING)):
+            found.setdefault(cfg.get("seed", 0), (run, record, folder))
+    return dict(sorted(found.items()))
 
 
 # Settings beyond the report's that a whole results folder may share: a reading's, a precision.
@@ -44,40 +57,29 @@ def folder_settings(out):
     """What out's own training runs share beyond the report's settings (the sheet's reading
     in figures/sheet/, bf16 in figures/bf16/); {} for this package's defaults."""
     defaults = TrainConfig()
-    for name, run, _ in _runs_in(Path(out)):
-        cfg = run.get("train_config") or {}
-        return {k: cfg[k] for k in FOLDER_SETTINGS if k in cfg and cfg[k] != getattr(defaults, k)}
+    for script, key in RUN_SOURCES.values():
+        run = runs_of(read_record(Path(out) / f"{script}.json", quick=False) or {}, script).get(key)
+        if run:
+            cfg = run.get("train_config") or {}
+            return {k: cfg[k] for k in FOLDER_SETTINGS if k in cfg and cfg[k] != getattr(defaults, k)}
     return {}
 
 
 def seed_runs(out, settings=None):
-    """{run: [(seed, run dict, record, folder)]} in seed order, for each of REPORT_RUNS;
-    a seed found twice counts once (out's own record first). settings: what the runs share
-    beyond the report's (a reading's, say: config.READINGS); by default what out's own runs
-    share (folder_settings)."""
+    """{run: [(seed, run dict, record, folder)]} in seed order, for each of REPORT_RUNS, from
+    out and out/seeds/. settings: what the runs share beyond the report's (a reading's, say:
+    config.READINGS); by default what out's own runs share (folder_settings)."""
     settings = folder_settings(out) if settings is None else settings
-    found = {name: {} for name in REPORT_RUNS}
-    for folder in folders(out):
-        for name, run, record in _runs_in(folder):
-            cfg = run.get("train_config") or {}
-            if differences(cfg, TrainConfig(**REPORT_RUNS[name][1], **(settings or {})),
-                           ignore=("seed", *NOT_TRAINING)):
-                continue
-            found[name].setdefault(cfg.get("seed", 0), (run, record, folder))
-    return {name: [(seed, *found[name][seed]) for seed in sorted(found[name])] for name in REPORT_RUNS}
+    return {name: [(seed, *found) for seed, found in
+                   same_but_seed(out, *RUN_SOURCES[name], TrainConfig(**REPORT_RUNS[name][1], **settings)).items()]
+            for name in REPORT_RUNS}
 
 
 def best_recipe_seeds(out):
     """[(seed, run dict)] of the best 1.3.7 recipe's full runs that differ from it only in
-    seed: out's own q1_3_improve.json and those under out/ablation/, in seed order; a seed
-    found twice counts once (out's own first)."""
-    own = ((read_record(Path(out) / "q1_3_improve.json", quick=False) or {}).get("runs") or {}).get("best")
-    found = {}
-    for run in [own, *(run for _, _, run in ablation_runs(out, "best"))]:
-        if isinstance(run, dict) and not differences(run.get("train_config") or {}, TrainConfig(**RECIPES["best"]),
-                                                     ignore=("seed", *NOT_TRAINING)):
-            found.setdefault(run["train_config"].get("seed", 0), run)
-    return [(seed, found[seed]) for seed in sorted(found)]
+    seed: out's own q1_3_improve.json and those under out/ablation/, in seed order."""
+    found = same_but_seed(out, "q1_3_improve", "best", TrainConfig(**RECIPES["best"]), under=("ablation",))
+    return [(seed, run) for seed, (run, _, _) in found.items()]
 
 
 def normalized_against_raw(out, p="0.5", settings=None):

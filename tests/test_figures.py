@@ -120,6 +120,8 @@ def test_a_damaged_record_is_named_on_stderr_and_left_as_it_is(tmp_path):
         assert f"python q1_3_dropout.py --out {tmp_path}" in result.stderr
         assert damaged.read_text() == '{"runs": {"0.2": '
     assert (tmp_path / "q1_3_4_loss.png").is_file()  # the rest was redrawn
+    # REPORT.md says it in the same words where the record's section would be.
+    assert f"> {damaged} is damaged or unreadable" in (tmp_path / "REPORT.md").read_text()
 
 
 def test_figures_that_need_the_data_say_so_when_it_is_missing(tmp_path):
