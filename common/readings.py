@@ -73,6 +73,13 @@ def _spread(values):
     return f"{s.mean:.2f}" + (f" ({s.low:.2f} to {s.high:.2f}, {s.n} seeds)" if s.n > 1 else " (1 seed)")
 
 
+def _decided(rows):
+    """"over the 2 of 5 runs with two seeds or more under both readings"."""
+    n = sum(1 for *_, closer in rows if closer)
+    return (f"over the {n} of {len(rows)} runs with two seeds or more under both readings" if n < len(rows)
+            else f"over all {n} runs")
+
+
 def _name(reading):
     return READING_TITLES[reading].split(" (")[0]
 
@@ -85,8 +92,8 @@ def summary(out):
         return None
     differ = differing_claims(out)
     fit = (f"the report's numbers fit {_name(overall)} better (root-mean-square distance "
-           + ", ".join(f"{rms[r]:.1f}" for r in READINGS) + " pooled seed standard deviations, "
-           + " against ".join(_name(r).removeprefix("the ") for r in READINGS) + ")") if overall \
+           + " against ".join(f"{rms[r]:.1f} under {_name(r)}" for r in READINGS)
+           + f", in pooled seed standard deviations, {_decided(rows)})") if overall \
         else "which reading the report's numbers fit cannot be told yet (fewer than two seeds of a run under both)"
     flips = (f"{len(differ)} of the claims' verdicts differ between them ({'; '.join(differ)})" if differ
              else "no claim's verdict differs between them so far")
@@ -131,7 +138,7 @@ def section(out):
     lines += ["", f"The rule: {FIT_RULE}", ""]
     if overall:
         lines.append(f"Overall the report's numbers fit **{_name(overall)}** better: root-mean-square distance "
-                     + ", ".join(f"{rms[r]:.2f} under {r}" for r in READINGS) + ".")
+                     + ", ".join(f"{rms[r]:.2f} under {r}" for r in READINGS) + f", {_decided(rows)}.")
     else:
         lines.append("Overall: cannot be told yet (no run has two seeds or more under both readings).")
     verdicts = claims_by_reading(out)

@@ -185,6 +185,19 @@ def test_the_reading_whose_means_lie_nearer_the_report_fits_it(tmp_path):
     _made_up_reading(tmp_path, "sheet", FAR_FROM_IT)
     rows, overall, _ = readings.fits(tmp_path)
     assert overall == "package" and all(closer == "package" for *_, closer in rows)
+    assert "fit this package's reading better" in readings.summary(tmp_path)
+    assert "over all 5 runs" in readings.summary(tmp_path)
+
+
+def test_the_fit_says_how_many_runs_it_rests_on(tmp_path):
+    from common import readings
+    # Only p = 0.2 has two seeds under the sheet's reading: it alone decides, and the section says so.
+    _made_up_reading(tmp_path, "package", FAR_FROM_IT)
+    _made_up_reading(tmp_path, "sheet", {"baseline": [70.3], "dropout 0.2": [70.6, 70.8]})
+    rows, overall, rms = readings.fits(tmp_path)
+    assert [name for name, *_, closer in rows if closer] == ["dropout 0.2"] and overall == "sheet"
+    assert "over the 1 of 5 runs with two seeds or more under both readings" in readings.summary(tmp_path)
+    assert any("over the 1 of 5 runs" in line for line in readings.section(tmp_path))
 
 
 def test_the_distance_is_in_pooled_seed_standard_deviations(tmp_path):
