@@ -80,6 +80,13 @@ def _decided(rows):
             else f"over all {n} runs")
 
 
+def _closer_words(closer, away):
+    """The "fits better" cell: the nearer reading, and whether both lie within seed noise."""
+    if not closer:
+        return "-"
+    return closer + (" (both within seed noise)" if all(d <= WITHIN for d in away.values()) else "")
+
+
 def _name(reading):
     return READING_TITLES[reading].split(" (")[0]
 
@@ -134,7 +141,7 @@ def section(out):
         cells = [_spread(samples[r]) for r in READINGS]
         far = [f"{away[r]:.1f}" + ("" if away[r] <= WITHIN else " (outside)") if r in away else "-" for r in READINGS]
         lines.append(f"| {REPORT_RUNS[name][0]} | {report:.2f} | " + " | ".join(cells) + " | " + " | ".join(far)
-                     + f" | {closer or '-'} |")
+                     + f" | {_closer_words(closer, away)} |")
     lines += ["", f"The rule: {FIT_RULE}", ""]
     if overall:
         lines.append(f"Overall the report's numbers fit **{_name(overall)}** better: root-mean-square distance "

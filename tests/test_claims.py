@@ -189,6 +189,19 @@ def test_the_reading_whose_means_lie_nearer_the_report_fits_it(tmp_path):
     assert "over all 5 runs" in readings.summary(tmp_path)
 
 
+def test_a_run_whose_readings_both_lie_within_seed_noise_says_so(tmp_path):
+    from common import readings
+    # p = 0.5: both readings' means within a pooled seed SD or two of the report's 74.04.
+    _made_up_reading(tmp_path, "package", {"dropout 0.5": [74.0, 74.4, 74.2]})
+    _made_up_reading(tmp_path, "sheet", {"dropout 0.5": [73.9, 74.3, 74.5]})
+    row = next(line for line in readings.section(tmp_path) if line.startswith("| 1.3.5 dropout p = 0.5"))
+    assert row.endswith("| package (both within seed noise) |")  # 74.20 against 74.23
+    # Move the sheet's seeds far away: the package fits, and not merely within the noise.
+    _made_up_reading(tmp_path, "sheet", {"dropout 0.5": [76.0, 76.4, 76.2]})
+    row = next(line for line in readings.section(tmp_path) if line.startswith("| 1.3.5 dropout p = 0.5"))
+    assert row.endswith("| package |")
+
+
 def test_the_fit_says_how_many_runs_it_rests_on(tmp_path):
     from common import readings
     # Only p = 0.2 has two seeds under the sheet's reading: it alone decides, and the section says so.
