@@ -21,10 +21,10 @@ RUN_SOURCES = {"baseline": ("q1_3_train", "baseline"),
                "student": ("q1_3_improve", "student")}
 
 
-def folders(out):
-    """out, then each folder under out/seeds/, in name order."""
+def folders(out, under=(SEEDS_FOLDER,)):
+    """out, then each folder under out/<under>/, in name order."""
     out = Path(out)
-    return [out] + sorted(p for p in (out / SEEDS_FOLDER).glob("*") if p.is_dir())
+    return [out] + sorted(p for sub in under for p in (out / sub).glob("*") if p.is_dir())
 
 
 def same_but_seed(out, script, key, settings, quick=False, under=(SEEDS_FOLDER,), records=None):
@@ -33,9 +33,8 @@ def same_but_seed(out, script, key, settings, quick=False, under=(SEEDS_FOLDER,)
     train_config) but for the seed; a seed found twice counts once (out's own first). Only
     runs of quick's mode count. records: a cache {path: record} shared by several calls."""
     records = {} if records is None else records
-    out = Path(out)
     found = {}
-    for folder in [out] + sorted(p for sub in under for p in (out / sub).glob("*") if p.is_dir()):
+    for folder in folders(out, under):
         path = folder / f"{script}.json"
         if path not in records:
             records[path] = read_record(path) if path.is_file() else None
@@ -70,8 +69,10 @@ def seed_runs(out, settings=None):
     out and out/seeds/. settings: what the runs share beyond the report's (a reading's, say:
     config.READINGS); by default what out's own runs share (folder_settings)."""
     settings = folder_settings(out) if settings is None else settings
+    records = {}  # each record read once, not once per run it holds
     return {name: [(seed, *found) for seed, found in
-                   same_but_seed(out, *RUN_SOURCES[name], TrainConfig(**REPORT_RUNS[name][1], **settings)).items()]
+                   same_but_seed(out, *RUN_SOURCES[name], TrainConfig(**REPORT_RUNS[name][1], **settings),
+                                 records=records).items()]
             for name in REPORT_RUNS}
 
 
