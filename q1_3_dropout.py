@@ -24,7 +24,7 @@ def load_model(args, device, configs, key, models, run):
     from common.train import build_model
     if key in models:
         return
-    weights = checkpoints(args, f"{SCRIPT}_p{key}").final_weights(configs[key], device)
+    weights = checkpoints(args, f"{SCRIPT}_p{key}").final_weights(configs[key])
     if weights is None:
         print(f"1.3.6 the final weights of p = {key} are not in {args.checkpoint_dir}: training it again")
         run(key)

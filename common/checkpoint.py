@@ -27,15 +27,18 @@ def save(obj, path):
         torch.save(obj, tmp)
 
 
-def load(path, device, wanted_keys):
-    """A checkpoint's dict, or a DataError that says what is wrong with the file and what to
-    do; the file is left where it is."""
+def load(path, wanted_keys):
+    """A checkpoint's dict, its tensors on the CPU, or a DataError that says what is wrong with
+    the file and what to do; the file is left where it is.
+
+    On the CPU because the random-number states in it must stay CPU byte tensors (set_state
+    takes nothing else), and load_state_dict copies weights to wherever the model lives."""
     advice = (f"The file is left as it is: move or delete {path}, or rerun without --resume to "
               f"start the run again from epoch 1.")
     try:
         with warnings.catch_warnings():  # torch warns of pickle protocols it may not read: the error says it
             warnings.simplefilter("ignore")
-            state = torch.load(path, map_location=device, weights_only=True)
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         # torch's own message advises weights_only=False, which would run the file: keep only
         # what it found wrong.
@@ -52,6 +55,11 @@ def load(path, device, wanted_keys):
                         f"version of it (it holds {found}; a checkpoint holds "
                         f"{', '.join(sorted(wanted_keys))}). {advice}")
     return state
+
+
+def mps_available():
+    """Whether an Apple GPU is here, whose generator (dropout's masks there) a checkpoint keeps."""
+    return hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
 
 
 def plain_state(scheduler):
@@ -77,16 +85,17 @@ class Checkpoints:
               "scheduler": plain_state(scheduler) if scheduler else None,
               "shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state(),
               "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+              "mps_rng": torch.mps.get_rng_state() if mps_available() else None,
               "history": history, "steps": steps, "best": best,
               "lookahead": lookahead.average if lookahead else None}, self.path("last"))
 
-    def resume(self, cfg, device, model, optimizer, scheduler, shuffle, lookahead=None):
+    def resume(self, cfg, model, optimizer, scheduler, shuffle, lookahead=None):
         """Restore the last finished epoch: (epoch, history, steps, best), or None when there
         is no checkpoint yet. Refuses one made with other settings or another model."""
         path = self.path("last")
         if not path.is_file():
             return None
-        state = load(path, device, LAST_KEYS)
+        state = load(path, LAST_KEYS)
         changed = differences(state["config"], cfg, ignore=())  # the step log must line up too
         if changed:
             raise DataError(f"--resume found {path}, but it was trained with other settings "
@@ -110,6 +119,8 @@ class Checkpoints:
                             f"again from epoch 1.") from None
         if torch.cuda.is_available() and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if mps_available() and state.get("mps_rng") is not None:
+            torch.mps.set_rng_state(state["mps_rng"])
         return state["epoch"], state["history"], state["steps"], state["best"]
 
     def save_final(self, cfg, model, best):
@@ -117,10 +128,10 @@ class Checkpoints:
         save({"config": as_dict(cfg), "model": model.state_dict()}, self.path("final"))
         save({"config": as_dict(cfg), "epoch": best["epoch"], "model": best["state"]}, self.path("best"))
 
-    def final_weights(self, cfg, device):
+    def final_weights(self, cfg):
         """The final weights of a finished run with cfg's settings, or None if there are none."""
         path = self.path("final")
         if not path.is_file():
             return None
-        state = load(path, device, {"config", "model"})
+        state = load(path, {"config", "model"})
         return state["model"] if not differences(state["config"], cfg) else None

@@ -217,15 +217,15 @@ RECIPE_TITLES = {"student": "student recipe (the report's 1.3.7: lr 0.01, moment
 # the smoke runs take a larger peak lr with a rise-and-decay (onecycle) schedule, which ends
 # converged rather than mid-oscillation. An explicit flag overrides any of these.
 QUICK_TRAIN, QUICK_VAL, QUICK_TEST = 4000, 500, 1000
+# Every quick setting trains at three times its lr without diverging, on AVX2 and the generic
+# kernels and on torch 2.2 and 2.14 (python -m common.margin; the tests ask for twice): the
+# report's net has no batch norm, and at momentum 0.9 a peak lr near 0.03 tips it over on the
+# tests' synthetic set, sooner on some kernels than others (0.015 x 2 diverged on AVX2).
 QUICK = {
-    "baseline": dict(epochs=4, lr=0.015, schedule="onecycle", log_every=50),
+    "baseline": dict(epochs=4, lr=0.008, schedule="onecycle", log_every=50),
     # Three runs share the minute; p = 0.8 learns slowest and ends lowest, as in the report.
-    "dropout": dict(epochs=2, batch_size=16, lr=0.01, schedule="onecycle", log_every=100),
-    # batch 16 at lr 0.02 sat at the edge of divergence (torch 2.2 crossed it on the tests'
-    # synthetic set); batch 32 at 0.02 for 5 epochs trains at twice its lr on torch 2.2 and
-    # 2.14 with AVX-512 and the generic kernels (6 epochs, or 0.025, did not everywhere), and
-    # still learns on the real images (32% validation).
-    "student": dict(epochs=5, batch_size=32, lr=0.02, schedule="onecycle", log_every=50),
+    "dropout": dict(epochs=2, batch_size=16, lr=0.008, schedule="onecycle", log_every=100),
+    "student": dict(epochs=5, batch_size=32, lr=0.01, schedule="onecycle", log_every=50),
     "bn_onecycle": dict(epochs=1, log_every=20),
     "best": dict(epochs=4, batch_size=256, log_every=5),
 }

@@ -20,8 +20,11 @@ from .train import evaluate, train
 
 
 def sync(device):
+    """Wait for the device's queued work, so that a timer reads the work done, not launched."""
     if device.type == "cuda":
         torch.cuda.synchronize()
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def naive_images_per_second(root, skip_checksum, n_images, batch_size, workers, device):

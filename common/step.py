@@ -7,6 +7,7 @@ kernels `train_step` runs eagerly, so both paths compute the same function; a se
 at capture compares one graphed step with one eager step from the same state, and any
 failure falls back to eager steps with a message.
 """
+import contextlib
 from pathlib import Path
 
 import torch
@@ -39,18 +40,27 @@ def check_precision(precision, device):
                          f"would be emulated: over 10x slower than fp32, not faster. Use --precision fp32 (the "
                          f"default) here, or run bf16 on a CPU that has it (AMD Zen 4 or later, Intel Xeon Cooper "
                          f"Lake or Sapphire Rapids or later) or on an NVIDIA GPU with --device cuda.")
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise UsageError("--precision bf16 was asked for, but this GPU has no native bfloat16 arithmetic (NVIDIA "
-                         "Ampere or later has it). Use --precision fp32 (the default).")
+    # From torch 2.4 is_bf16_supported() also answers True where bf16 is only emulated (a T4,
+    # compute capability 7.5); the convolutions run bf16 natively from Ampere (8.0) on.
+    if device.type == "cuda" and torch.cuda.get_device_capability(device) < (8, 0):
+        major, minor = torch.cuda.get_device_capability(device)
+        raise UsageError(f"--precision bf16 was asked for, but this GPU ({torch.cuda.get_device_name(device)}, "
+                         f"compute capability {major}.{minor}) has no native bfloat16 arithmetic: NVIDIA Ampere "
+                         f"(compute capability 8.0) or later has it, and below that bf16 is emulated, slower than "
+                         f"fp32. Use --precision fp32 (the default) here.")
     if device.type == "mps":
         raise UsageError("--precision bf16 is not offered on Apple GPUs (--device mps); use --precision fp32 "
                          "(the default).")
 
 
 def autocast(precision, device):
-    """The forward pass's precision: bf16 autocast, or nothing. No cast cache: each weight is
-    used once a step, and a CUDA graph must not capture a cache that outlives it."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16", cache_enabled=False)
+    """The forward pass's precision: bf16 autocast, or nothing. In fp32 no autocast is built at
+    all: before torch 2.5 "mps" is no autocast device, refused even with enabled=False. No cast
+    cache: each weight is used once a step, and a CUDA graph must not capture a cache that
+    outlives it."""
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
 
 
 def train_step(model, optimizer, x_nhwc, y, label_smoothing=0.0, set_to_none=True, precision="fp32"):
@@ -112,8 +122,8 @@ class GraphedSteps(EagerSteps):
                     # step (buf = grad) and buf = 0 * momentum + grad are the same.
                     b.copy_(s) if s is not None else b.zero_()
 
-    def _capture(self, x, y):
-        snapshot = self._snapshot()
+    def _capture(self, x, y, snapshot):
+        """Warm up, record train_step on static copies of (x, y) as a graph, and check it."""
         static_x, static_y = x.clone(), y.clone()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -128,29 +138,42 @@ class GraphedSteps(EagerSteps):
             # tests cannot capture a graph).
             outputs = train_step(self.model, self.optimizer, static_x, static_y, self.cfg.label_smoothing,
                                  set_to_none=False, precision=self.cfg.precision)
-        # Self-check: one replay and one eager step from the same state must agree.
-        self._restore(snapshot)
-        graph.replay()
-        graphed = [outputs[0].clone()] + [t.clone() for t in self._state()[0]]
-        self._restore(snapshot)
-        eager = train_step(self.model, self.optimizer, static_x, static_y, self.cfg.label_smoothing,
-                           set_to_none=False, precision=self.cfg.precision)
-        same = torch.allclose(graphed[0], eager[0], rtol=1e-3, atol=1e-4) and all(
-            torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-5) for a, b in zip(graphed[1:], self._state()[0]))
-        self._restore(snapshot)
-        if not same:
+        if not self._replay_agrees(graph.replay, outputs, static_x, static_y, snapshot):
             raise RuntimeError("a replayed step disagreed with an eager one")
+        self._restore(snapshot)
         return graph, static_x, static_y, outputs
+
+    def _replay_agrees(self, replay, outputs, x, y, snapshot, rng=(torch.cuda.get_rng_state,
+                                                                   torch.cuda.set_rng_state)):
+        """Self-check: one replay and one eager step from the same state give the same loss and
+        weights. A replay advances the device generator's offset, so the eager step starts from
+        the generator state the replay started from, or dropout would draw other masks for it."""
+        get_rng_state, set_rng_state = rng
+        rng_before = get_rng_state()
+        self._restore(snapshot)
+        replay()
+        graphed = [outputs[0].clone()] + [t.clone() for t in self._state()[0]]
+        set_rng_state(rng_before)
+        self._restore(snapshot)
+        eager = train_step(self.model, self.optimizer, x, y, self.cfg.label_smoothing, set_to_none=False,
+                           precision=self.cfg.precision)
+        return torch.allclose(graphed[0], eager[0], rtol=1e-3, atol=1e-4) and all(
+            torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-5) for a, b in zip(graphed[1:], self._state()[0]))
 
     def __call__(self, x, y):
         if self.eager:
             return self.eager(x, y)
         key = tuple(x.shape)
         if key not in self.graphs:
+            snapshot = self._snapshot()
             try:
-                self.graphs[key] = self._capture(x, y)
+                self.graphs[key] = self._capture(x, y, snapshot)
             except Exception as err:  # capture is impossible here: go on eagerly, and say so
+                # The warm-up may have stepped the weights before the capture failed: back to
+                # the state the eager steps would have started from.
+                self._restore(snapshot)
                 self.log(f"CUDA graph capture failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+                         f"the weights and momentum are restored to their state before the capture, and "
                          f"training goes on with eager steps, which give the same numbers more slowly.")
                 self.eager = EagerSteps(self.model, self.optimizer, self.cfg)
                 return self.eager(x, y)

@@ -16,7 +16,7 @@ from .data import batches, nchw
 from .config import TrainConfig
 from .errors import Diverged, Interrupted
 from .model import ConvNet, WhitenedNet, patch_whitening
-from .augment import alternating_flips, augment_batch
+from .augment import alternating_flips, augment_batch, epoch_shifts
 from .optim import Lookahead, make_optimizer
 from .step import check_precision, make_steps
 
@@ -123,10 +123,14 @@ def train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, report_steps, fl
     zero = torch.zeros((), device=data.train_y.device)
     epoch_loss, epoch_correct = zero.clone(), zero.clone()
     log_loss, log_correct, log_seen = zero.clone(), zero.clone(), 0
-    for step, idx in enumerate(batches(len(data.train_y), cfg.batch_size, shuffle, data.train_y.device), start=1):
+    order = batches(len(data.train_y), cfg.batch_size, shuffle, data.train_y.device)
+    if cfg.augment:
+        shifts = epoch_shifts([len(idx) for idx in order], shuffle, cfg.crop_pad, flips is None, data.train_y.device)
+    for step, idx in enumerate(order, start=1):
         x = data.train_x[idx]
         if cfg.augment:
-            x = augment_batch(x, shuffle, cfg.crop_pad, None if flips is None else flips[idx])
+            dy, dx, random_flip = shifts[step - 1]
+            x = augment_batch(x, dy, dx, random_flip if flips is None else flips[idx], cfg.crop_pad)
         y = data.train_y[idx]
         batch_loss, batch_correct = sgd_step(x, y)
         if scheduler:
@@ -171,7 +175,7 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
     shuffle = torch.Generator().manual_seed(cfg.seed)
     history = {key: [] for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")}
     steps, best, done = [], {"acc": -1.0, "epoch": 0, "state": None}, 0
-    restored = checkpoints.resume(cfg, device, model, optimizer, scheduler, shuffle, lookahead) if resume and checkpoints else None
+    restored = checkpoints.resume(cfg, model, optimizer, scheduler, shuffle, lookahead) if resume and checkpoints else None
     if restored:
         done, history, steps, best = restored
         log(f"resuming {checkpoints.name} after epoch {done} from {checkpoints.path('last')}")

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from common.speed import BUDGET, training_seconds, within_budget
 from common.config import BASELINE, BEST, TrainConfig
 from common.model import WhitenedNet, patch_whitening
-from common.augment import alternating_flips, augment_batch
+from common.augment import alternating_flips, augment_batch, epoch_shifts
 from common.optim import Lookahead, make_optimizer, orthogonalize
 from common.train import build_model, train
 
@@ -78,7 +78,9 @@ def test_translation_keeps_labels_and_shapes_and_shifts_at_most_two_pixels():
     flips = torch.tensor([True, False, True, False])
     g = torch.Generator().manual_seed(0)
     for _ in range(10):
-        out = augment_batch(x, g, pad=2, flip=flips)
+        (dy, dx, random_flip), = epoch_shifts([4], g, pad=2, random_flips=False, device=x.device)
+        assert random_flip is None  # the alternating flips are the caller's
+        out = augment_batch(x, dy, dx, flips, pad=2)
         assert out.shape == x.shape and out.dtype == x.dtype and torch.equal(labels, torch.arange(4))
         padded = F.pad(x.permute(0, 3, 1, 2), (2, 2, 2, 2), mode="reflect").permute(0, 2, 3, 1)
         for i in range(4):

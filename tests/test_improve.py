@@ -6,7 +6,7 @@ import torch
 
 from common.model import ConvNet
 from common.config import BN_ONECYCLE, STUDENT, TrainConfig
-from common.augment import augment_batch
+from common.augment import augment_batch, epoch_shifts
 from common.optim import make_optimizer
 from common.train import predict_logits
 from conftest import run_script
@@ -40,11 +40,18 @@ def test_pooling_before_the_last_norm_is_the_same_as_after_it_in_eval_mode():
     assert torch.allclose(relu(bn(pool(conv_out))), pool(relu(bn(conv_out))), atol=1e-6)
 
 
+def augment_one_batch(x, generator, pad=4):
+    """A batch augmented as a training step does: its offsets and coin flips drawn as the
+    epoch's are, then the crop."""
+    (dy, dx, flip), = epoch_shifts([len(x)], generator, pad, random_flips=True, device=x.device)
+    return augment_batch(x, dy, dx, flip, pad)
+
+
 def test_augmentation_keeps_shapes_labels_and_range_and_changes_pixels():
     torch.manual_seed(0)
     x = torch.rand(64, 32, 32, 3) * 4 - 2  # N x H x W x C, normalized-looking values
     labels = torch.arange(64) % 10
-    out = augment_batch(x, torch.Generator().manual_seed(1))
+    out = augment_one_batch(x, torch.Generator().manual_seed(1))
     assert out.shape == x.shape and out.dtype == x.dtype
     assert out.min() >= x.min() and out.max() <= x.max()  # reflect padding adds no new values
     changed = (out != x).flatten(1).any(1)
@@ -57,7 +64,7 @@ def test_augmentation_is_a_crop_of_the_padded_image_or_its_mirror():
     padded = torch.nn.functional.pad(x.permute(0, 3, 1, 2), (4, 4, 4, 4), mode="reflect")[0, 0]
     g = torch.Generator().manual_seed(3)
     for _ in range(20):
-        out = augment_batch(x, g)[0, :, :, 0]
+        out = augment_one_batch(x, g)[0, :, :, 0]
         crops = [padded[dy:dy + 32, dx:dx + 32] for dy in range(9) for dx in range(9)]
         assert any(torch.equal(out, c) or torch.equal(out, c.flip(1)) for c in crops)
 
@@ -136,3 +143,32 @@ def test_both_recipes_quick_keep_each_others_results(smoke_run):
     for key in ("final_test_acc_flip_only", "final_test_acc_without_tta", "final_val_acc_all_views"):
         assert 0 <= best[key] <= 100
     assert "final_test_acc_flip_only" not in record["runs"]["student"]
+
+
+@pytest.mark.parametrize("alternate_flip", [False, True])
+def test_augmentation_moves_its_random_draws_to_the_device_once_an_epoch_not_every_step(cifar_root,
+                                                                                         alternate_flip):
+    """A copy to a GPU makes the host wait for it: the training steps must not make one each.
+    Counted on the CPU as calls of Tensor.to during an epoch of 4 steps and one of 8."""
+    from common.data import load_cifar10, split_indices, to_device
+    from common.train import train
+    data = load_cifar10(cifar_root, offline=True, skip_checksum=True)
+    train_idx, val_idx = split_indices(1000, 100, seed=0)
+    real_to, calls = torch.Tensor.to, []
+
+    def counted_to(self, *args, **kwargs):
+        calls.append(1)
+        return real_to(self, *args, **kwargs)
+
+    def transfers_in_an_epoch(n_train):
+        tensors = to_device(data, train_idx[:n_train], val_idx, torch.device("cpu"))
+        cfg = TrainConfig(epochs=1, batch_size=50, log_every=100, augment=True, alternate_flip=alternate_flip,
+                          widths=(4, 8))
+        calls.clear()
+        torch.Tensor.to = counted_to
+        try:
+            train(cfg, tensors, torch.device("cpu"), log=lambda *_: None)
+        finally:
+            torch.Tensor.to = real_to
+        return len(calls)
+    assert transfers_in_an_epoch(200) == transfers_in_an_epoch(400)

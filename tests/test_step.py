@@ -4,12 +4,17 @@ What runs on a GPU is train_step captured once and replayed; these tests pin dow
 CPU, that train_step is the plain loop's step, that the warm-up before a capture leaves
 no trace, and that a failed capture goes on eagerly with the same numbers.
 """
+import contextlib
+from types import SimpleNamespace
+
+import pytest
 import torch
 import torch.nn.functional as F
 
 from common.config import TrainConfig
 from common.data import nchw
-from common.step import EagerSteps, GraphedSteps, make_steps, train_step
+from common.errors import UsageError
+from common.step import EagerSteps, GraphedSteps, autocast, check_precision, make_steps, train_step
 from common.optim import make_optimizer
 from common.train import build_model
 
@@ -120,3 +125,81 @@ def test_an_apple_gpu_asked_for_where_there_is_none_is_a_clear_error(tmp_path, m
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     with pytest.raises(UsageError, match="--device mps was asked for.*--device cpu"):
         pick_device("mps")
+
+
+def test_an_fp32_step_builds_no_autocast_so_torch_before_2_5_runs_it_on_an_apple_gpu(monkeypatch):
+    """Before torch 2.5, torch.autocast("mps", ...) raises even with enabled=False."""
+    def old_torch_autocast(device_type, *args, **kwargs):
+        if device_type == "mps":
+            raise RuntimeError(f"User specified an unsupported autocast device_type '{device_type}'")
+        return contextlib.nullcontext()
+    monkeypatch.setattr(torch, "autocast", old_torch_autocast)
+    with autocast("fp32", torch.device("mps")):
+        pass
+    cfg = TrainConfig(lr=0.01)
+    model, optimizer = fresh(cfg)
+    (x, y), = batches(1)
+    loss, _ = train_step(model, optimizer, x, y, precision="fp32")
+    assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize("capability, refused", [((7, 5), True), ((7, 0), True), ((8, 0), False), ((9, 0), False)])
+def test_bf16_on_a_gpu_is_refused_below_compute_capability_8(monkeypatch, capability, refused):
+    """torch 2.4 and later answer is_bf16_supported() True on a T4 (7.5), where bf16 is emulated."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla T4")
+    if refused:
+        with pytest.raises(UsageError, match=f"compute capability {capability[0]}.{capability[1]}.*--precision fp32"):
+            check_precision("bf16", torch.device("cuda"))
+    else:
+        check_precision("bf16", torch.device("cuda"))
+
+
+@pytest.mark.parametrize("dropout", [0.5, 0.8])
+def test_the_graph_self_check_passes_a_dropout_step_that_agrees(dropout):
+    """A replay advances the generator's offset; the eager step of the self-check must start
+    from the state the replay started from, or it draws other dropout masks. On the CPU the
+    replay is stood in for by the very step it records, drawing from the CPU generator."""
+    cfg = TrainConfig(lr=0.01, dropout=dropout)
+    model, optimizer = fresh(cfg)
+    graphed = GraphedSteps(model, optimizer, cfg)
+    (x, y), = batches(1)
+    snapshot, outputs = graphed._snapshot(), []
+
+    def replay():
+        outputs[:] = train_step(model, optimizer, x, y, set_to_none=False)
+    cpu_rng = (torch.get_rng_state, torch.set_rng_state)
+    assert graphed._replay_agrees(replay, outputs, x, y, snapshot, rng=cpu_rng)
+
+    def replay_at_twice_the_lr():
+        for group in optimizer.param_groups:
+            group["lr"] *= 2
+        replay()
+        for group in optimizer.param_groups:
+            group["lr"] /= 2
+    assert not graphed._replay_agrees(replay_at_twice_the_lr, outputs, x, y, snapshot, rng=cpu_rng)
+
+
+def test_a_capture_that_fails_after_its_warm_up_restores_the_weights_and_says_so(monkeypatch):
+    """The warm-up steps the weights three times before the graph is recorded; a failure there
+    must not leave those steps in the run. The CPU stands in for the GPU: streams that do
+    nothing, and a graph that cannot be recorded."""
+    cfg = TrainConfig(lr=0.05, batch_norm=True, widths=(8, 16), nesterov=True)
+    reference_model, reference_opt = fresh(cfg)
+    model, optimizer = fresh(cfg)
+    lines = []
+    graphed = GraphedSteps(model, optimizer, cfg, log=lines.append)
+    stream = SimpleNamespace(wait_stream=lambda other: None)
+    monkeypatch.setattr(torch.cuda, "Stream", lambda: stream)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda: stream)
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+
+    def no_graph():
+        raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", no_graph)
+    for x, y in batches(3):
+        assert torch.equal(graphed(x, y)[0], train_step(reference_model, reference_opt, x, y)[0])
+    for a, b in zip(reference_model.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert len(lines) == 1 and "capture failed" in lines[0] and "restored" in lines[0]
