@@ -6,6 +6,7 @@
 import time
 
 from common import cli
+from common.reporting.page import refresh_reports
 
 SCRIPT = "q1_1_data"
 
@@ -30,9 +31,8 @@ def main():
     args = cli.parse(cli.base_parser(__doc__))
     # Heavy imports after parsing: --help answers at once.
     import torch
-    from common.data import CLASSES, GIVEN_MEAN, GIVEN_STD, mean_and_std, normalize
-    from common.experiment import load_data
-    from common.figures import SAMPLE_INDICES, draw_samples
+    from common.data import CLASSES, GIVEN_MEAN, GIVEN_STD, load_data, mean_and_std, normalize
+    from common.reporting.figures import SAMPLE_INDICES, draw_samples
     from common.results import data_info, write_record
     started = time.perf_counter()
     device = torch.device("cpu")  # statistics of 60,000 images need no accelerator
@@ -74,4 +74,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, then=refresh_reports)

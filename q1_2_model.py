@@ -5,6 +5,7 @@
 import time
 
 from common import cli
+from common.reporting.page import refresh_reports
 
 SCRIPT = "q1_2_model"
 
@@ -39,4 +40,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, then=refresh_reports)

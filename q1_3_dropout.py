@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 from common import cli
-from common.claims import DROPOUT_FIGURE
 from common.config import BASELINE, CLASSES, QUICK, TrainConfig, as_dict
 from common.errors import UsageError
-from common.report import probability_table
 from common.files import locked, write_text
+from common.reporting.claims import DROPOUT_FIGURE
+from common.reporting.page import probability_table, refresh_reports
 
 SCRIPT = "q1_3_dropout"
 
@@ -20,11 +20,11 @@ SCRIPT = "q1_3_dropout"
 def load_model(args, device, configs, key, models, run):
     """Put p = key's final model in models: from its checkpoint, or trained again when its
     weights are gone (a run reused by --resume keeps only its record)."""
-    from common.experiment import checkpoints
+    from common.checkpoint import Checkpoints
     from common.train import build_model
     if key in models:
         return
-    weights = checkpoints(args, f"{SCRIPT}_p{key}").final_weights(configs[key])
+    weights = Checkpoints.of_run(args, f"{SCRIPT}_p{key}").final_weights(configs[key])
     if weights is None:
         print(f"1.3.6 the final weights of p = {key} are not in {args.checkpoint_dir}: training it again")
         run(key)
@@ -41,7 +41,7 @@ def by_validation(runs):
 def predictions_of_best(args, data, device, best, model):
     """1.3.6: the best model on the ten test images and the whole test set, fed raw and
     normalized; returns (results, figure names)."""
-    from common.figures import draw_predictions
+    from common.reporting.figures import draw_predictions
     from common.predict import predictions, whole_test_set_predictions
     images, true = data.test_images[args.images], data.test_labels[args.images]
     if len(set(true.tolist())) == 1 and len(true) > 1:
@@ -68,9 +68,11 @@ def main():
                              "shuffle of the test set seeded with --seed, as the report's shuffled loader did)")
     args = cli.parse(parser)
     # Heavy imports after parsing: --help answers at once.
-    from common.data import to_device
-    from common.experiment import load_data, train_or_reuse
+    from common.checkpoint import Checkpoints
+    from common.data import load_data, to_device
     from common.predict import shown_images
+    from common.reporting.figures import draw_curves
+    from common.train import train_or_reuse
     from common.results import data_info, read_record, write_record
     started = time.perf_counter()
     configs = {f"{p:g}": cli.config_from_args(args, BASELINE, QUICK["dropout"], dropout=p) for p in args.dropouts}
@@ -91,10 +93,13 @@ def main():
         """Train p = key, or reuse its finished run (whose weights are needed only if it is
         the best one)."""
         cfg = configs[key]
-        result, figures, model = train_or_reuse(
-            args, cfg, earlier_run, tensors, device, f"{SCRIPT}_p{key}", SCRIPT, key, f"1.3.5 p = {key}", f"1.3.5 p = {key}: training {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} "
-                                f"on {len(train_idx)} images, device {device}")
-        runs[key] = {**result, "train_config": as_dict(cfg), "figures": figures}
+        result, model = train_or_reuse(cfg, tensors, device, checkpoints=Checkpoints.of_run(args, f"{SCRIPT}_p{key}"),
+                                       resume=args.resume, earlier=earlier_run, label=f"1.3.5 p = {key}",
+                                       announce=f"1.3.5 p = {key}: training {cfg.epochs} "
+                                                f"epoch{'s' if cfg.epochs != 1 else ''} on {len(train_idx)} images, "
+                                                f"device {device}")
+        run = {**result, "train_config": as_dict(cfg)}
+        runs[key] = {**run, "figures": draw_curves(args.out, SCRIPT, key, run, args.quick)}
         if model is not None:
             models[key] = model
 
@@ -132,4 +137,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, then=refresh_reports)

@@ -12,6 +12,7 @@ from pathlib import Path
 from common import cli
 from common.config import QUICK, RECIPES, TrainConfig, as_dict, as_flags, as_words, differences
 from common.files import locked
+from common.reporting.page import refresh_reports
 
 SCRIPT = "q1_3_improve"
 
@@ -23,9 +24,10 @@ def main():
     parser.add_argument("--no-tta", action="store_true", help="no test-time views: neither flip nor shifts")
     args = cli.parse(parser)
     # Heavy imports after parsing: --help answers at once.
-    from common.data import to_device
-    from common.experiment import load_data, train_or_reuse
-    from common.figures import TIME_FIGURE, draw_time
+    from common.checkpoint import Checkpoints
+    from common.data import load_data, to_device
+    from common.reporting.figures import TIME_FIGURE, draw_curves, draw_time
+    from common.train import train_or_reuse
     from common.results import data_info, read_record, write_record
     started = time.perf_counter()
     if args.no_tta:
@@ -41,10 +43,12 @@ def main():
           f"images, device {device}; settings beside the baseline's: {settings}")
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", " ".join(flags)).strip("_")
     earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}
-    result, figures, _ = train_or_reuse(args, cfg, (earlier.get("runs") or {}).get(args.recipe),
-                                        to_device(data, train_idx, val_idx, device), device,
-                                        f"{SCRIPT}_{args.recipe}" + (f"_{slug}" if slug else ""), SCRIPT,
-                                        args.recipe, f"1.3.7 {args.recipe}", flags=flags)
+    name = f"{SCRIPT}_{args.recipe}" + (f"_{slug}" if slug else "")
+    result, _ = train_or_reuse(cfg, to_device(data, train_idx, val_idx, device), device,
+                               checkpoints=Checkpoints.of_run(args, name), resume=args.resume,
+                               earlier=(earlier.get("runs") or {}).get(args.recipe), label=f"1.3.7 {args.recipe}")
+    figures = draw_curves(args.out, SCRIPT, args.recipe, {**result, "train_config": as_dict(cfg), "flags": flags},
+                          args.quick)
     print(f"1.3.7 {args.recipe}: best validation {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}, "
           f"final test {result['final_test_acc']:.2f}%, {result['epoch_seconds']:.0f} s an epoch")
 
@@ -67,4 +71,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, then=refresh_reports)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from common import cli
 from common.config import BASELINE, QUICK, TrainConfig, as_dict
+from common.reporting.page import refresh_reports
 
 SCRIPT = "q1_3_train"
 
@@ -17,9 +18,11 @@ def main():
     cli.add_training_flags(parser, shown=TrainConfig(**BASELINE))
     args = cli.parse(parser)
     # Heavy imports after parsing: --help answers at once.
-    from common.data import to_device
-    from common.experiment import load_data, train_or_reuse
+    from common.checkpoint import Checkpoints
+    from common.data import load_data, to_device
+    from common.reporting.figures import draw_curves
     from common.results import COMMON_KEYS, data_info, read_record, write_record
+    from common.train import train_or_reuse
     started = time.perf_counter()
     cfg = cli.config_from_args(args, BASELINE, QUICK["baseline"])
     device = cli.pick_device(args.device)
@@ -27,8 +30,10 @@ def main():
     print(f"1.3.2 training on {len(train_idx)} images, validating on {len(val_idx)}, device {device}: "
           f"lr {cfg.lr}, momentum {cfg.momentum}, {cfg.epochs} epochs, batch {cfg.batch_size}, dropout {cfg.dropout}")
     earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) if args.resume else None
-    result, figures, model = train_or_reuse(args, cfg, earlier, to_device(data, train_idx, val_idx, device), device,
-                                            SCRIPT, SCRIPT, "baseline", "1.3.2")
+    result, model = train_or_reuse(cfg, to_device(data, train_idx, val_idx, device), device,
+                                   checkpoints=Checkpoints.of_run(args, SCRIPT), resume=args.resume, earlier=earlier,
+                                   label="1.3.2")
+    figures = draw_curves(args.out, SCRIPT, "baseline", {**result, "train_config": as_dict(cfg)}, args.quick)
     if model is None:  # reused: this record is the run, and its env is the machine that trained it
         result = {k: v for k, v in result.items() if k not in COMMON_KEYS or k == "env"}
     print(f"1.3.3 best validation accuracy {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}")
@@ -41,4 +46,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, then=refresh_reports)

@@ -16,9 +16,9 @@ The package's pipeline is common.train.train itself on tensors already on the de
 Both train the same number of images; the first pass of each is a warm-up.
 """
 import argparse
-import statistics
 
 from . import cli
+from .reporting.page import refresh_reports
 
 
 def main():
@@ -38,9 +38,10 @@ def main():
     args = parser.parse_args()
     # Heavy imports after parsing: --help answers at once.
     import torch
+
     from .data import load_cifar10
     from .results import env_info
-    from .speed import compare_precisions, compare_recipes, save
+    from .speed import compare_pipelines, compare_precisions, compare_recipes, save
     device = cli.pick_device(args.device)
     data = load_cifar10(args.data_dir, offline=args.offline, skip_checksum=args.skip_checksum)
     if args.recipes:
@@ -56,26 +57,5 @@ def main():
     return args.out or None
 
 
-def compare_pipelines(args, data, device):
-    """The naive pipeline's images per second against this package's, each repeat both."""
-    import torch
-    from .results import env_info
-    from .speed import naive_images_per_second, package_images_per_second, save
-    print(f"device {env_info(device)['device']}, torch {torch.__version__}, batch {args.batch_size}, "
-          f"{args.images} images a pass, naive DataLoader workers {args.workers}")
-    ratios, naives, packages = [], [], []
-    for repeat in range(1, args.repeats + 1):
-        naive = naive_images_per_second(data.root, args.skip_checksum, args.images, args.batch_size,
-                                        args.workers, device)
-        ours = package_images_per_second(data, args.images, device, batch_size=args.batch_size)
-        ratios.append(ours / naive)
-        naives.append(naive)
-        packages.append(ours)
-        print(f"run {repeat}: naive {naive:8.0f} img/s | package {ours:8.0f} img/s | ratio {ours / naive:.2f}")
-    print(f"median ratio of {args.repeats}: {statistics.median(ratios):.2f}")
-    save(args, device, "bench", {"naive_images_per_second": naives, "package_images_per_second": packages,
-                                 "ratios": ratios, "median_ratio": statistics.median(ratios)})
-
-
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, then=refresh_reports)

@@ -74,6 +74,11 @@ class Checkpoints:
     folder: Path
     name: str
 
+    @classmethod
+    def of_run(cls, args, name):
+        """A script's checkpoints of run name, in --checkpoint-dir; smoke runs keep their own."""
+        return cls(args.checkpoint_dir, name + ("_quick" if args.quick else ""))
+
     def path(self, kind):
         return Path(self.folder) / f"{self.name}_{kind}.pt"
 

@@ -120,7 +120,7 @@ def config_from_args(args, recipe, quick, **fixed):
     what the smoke run changed and keeps it in args.quick_settings for the JSON."""
     cfg = recipe_config(recipe, quick if args.quick else None)
     cfg.seed, cfg.val_split = args.seed, args.val_split
-    # A smoke run holds out at most QUICK_VAL images (experiment.load_data): its record says so.
+    # A smoke run holds out at most QUICK_VAL images (data.load_data): its record says so.
     cfg.val_size = min(args.val_size, QUICK_VAL) if args.quick else args.val_size
     for f in fields(TrainConfig):
         value = getattr(args, f.name, None) if f.metadata["flag"] else None
@@ -211,15 +211,15 @@ def pick_device(name):
     return device
 
 
-def run(main):
-    """Call a script's main(), which returns its output folder; then rebuild REPORT.md there,
-    once. A user's mistake ends in one clear paragraph, not a traceback."""
+def run(main, then=None):
+    """Call a script's main(), which returns its output folder or None; then then(folder), once
+    (the scripts pass the report's refresh). A user's mistake ends in one clear paragraph, not
+    a traceback."""
     sys.stdout.reconfigure(line_buffering=True)  # progress shows at once in a log file too
-    from .report import refresh_reports
     try:
         out = main()
-        if out is not None:
-            refresh_reports(out)
+        if out is not None and then is not None:
+            then(out)
     except (DataError, UsageError, OutputError, Diverged) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

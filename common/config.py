@@ -6,11 +6,14 @@ one, one line in check().
 """
 import math
 import os
+from collections import namedtuple
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
 
+# The repository: where the scripts, README.md and figures/ are.
+REPO = Path(__file__).resolve().parent.parent
 CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # The constants "given in the exercises" (report 1.1.2).
 GIVEN_MEAN = (0.4914, 0.4822, 0.4465)
@@ -201,6 +204,10 @@ READING_TITLES = {"package": "this package's reading (dropout after the two pool
                            "the last 1,000 training images for validation, training on the first 49,000)"}
 
 
+# Settings beyond the report's that a whole results folder may share (a reading's, a precision),
+# and that its figures' headings name.
+FOLDER_SETTINGS = ("dropout_after", "val_split", "val_size", "precision")
+
 def reading_folder(out, reading):
     """Where a reading's seed-0 runs go under a results folder: out itself for the package's."""
     return Path(out) if reading == "package" else Path(out) / reading
@@ -210,6 +217,32 @@ RECIPES = {"student": STUDENT, "bn_onecycle": BN_ONECYCLE, "best": BEST}
 RECIPE_TITLES = {"student": "student recipe (the report's 1.3.7: lr 0.01, momentum 0.85, dropout 0.55, GELU)",
                  "bn_onecycle": "bn_onecycle recipe (the package's earlier best: batch norm, one-cycle, 20 epochs)",
                  "best": "best recipe (after airbench94: whitening, Muon, lookahead, ...)"}
+
+# The question scripts, in the order they answer the report; each writes <script>.json.
+SCRIPTS = ("q1_1_data", "q1_2_model", "q1_3_train", "q1_3_dropout", "q1_3_improve")
+# The report's five training runs, each also trained with other seeds and under the sheet's
+# reading: how REPORT.md names it, its settings, the report's final test accuracy, the script
+# that trains it with the arguments that train it alone, and its key in that script's record.
+# Another seed's run goes to seeds/<folder>_seed<N>/, folder being the key without spaces.
+ReportRun = namedtuple("ReportRun", "title settings report_acc script args record_key")
+REPORT_RUNS = {
+    "baseline": ReportRun("1.3.4 baseline", dict(BASELINE), REPORT["baseline"]["final_test_acc"],
+                          "q1_3_train", (), "baseline"),
+    **{f"dropout {p}": ReportRun(f"1.3.5 dropout p = {p}", dict(BASELINE, dropout=float(p)),
+                                 REPORT["dropout"][p]["final_test_acc"], "q1_3_dropout", ("--dropouts", p), p)
+       for p in REPORT["dropout"]},
+    "student": ReportRun("1.3.7 student recipe", dict(STUDENT), REPORT["student"]["final_test_acc"],
+                         "q1_3_improve", ("--recipe", "student"), "student"),
+}
+
+
+def seed_folder_name(run):
+    """A report run's folder name for its other seeds: "dropout0.2" for "dropout 0.2"."""
+    return run.replace(" ", "")
+
+
+# A smoke run's outputs say so: figure titles end in " [QUICK]", REPORT.md says it in bold.
+QUICK_MARK = "QUICK"
 
 # --quick: a smoke run on a seeded subset that still writes every output and visibly learns
 # (validation well above the 10% of chance) in under a minute on 2 cores of an AVX2 CPU.

@@ -1,4 +1,4 @@
-"""CIFAR-10 as tensors: loading, checksums, normalization, the train/validation split.
+"""CIFAR-10 as tensors: loading, checksums, normalization, the train/validation split, augmentation.
 
 The whole data set is held as one uint8 tensor (N x 3 x 32 x 32) per part; training
 batches are slices of a shuffled index, so no per-image Python runs in the hot path.
@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import random_split
 from torchvision.datasets import CIFAR10
 from torchvision.datasets.utils import check_integrity, download_and_extract_archive, extract_archive
 
-from .errors import DataError
-
-from .config import CLASSES, GIVEN_MEAN, GIVEN_STD, default_data_dir  # noqa: F401  (re-exported)
+from .config import CLASSES, GIVEN_MEAN, GIVEN_STD, QUICK_TEST, QUICK_TRAIN, QUICK_VAL, default_data_dir  # noqa: F401
+from .errors import DataError, UsageError
 
 BASE_FOLDER = CIFAR10.base_folder  # "cifar-10-batches-py"
 
@@ -249,13 +249,26 @@ def split_indices(n_total, n_val, seed, how="random"):
     """The train/validation split of 1.1.4 as two index tensors: a seeded random_split
     (how="random", the report's), or the last n_val images held out (how="last", the
     course sheet's: train on the first 49,000, validate on the last 1,000)."""
-    if not 0 < n_val < n_total:
-        raise DataError(f"--val-size must be between 1 and {n_total - 1} (got {n_val}).")
+    if not 0 < n_val < n_total:  # the one check of --val-size against the images there are
+        raise UsageError(f"--val-size {n_val} leaves no training images out of {n_total}; choose one "
+                         f"between 1 and {n_total - 1}.")
     if how == "last":
         return torch.arange(n_total - n_val), torch.arange(n_total - n_val, n_total)
     generator = torch.Generator().manual_seed(seed)
     train, val = random_split(range(n_total), [n_total - n_val, n_val], generator=generator)
     return torch.tensor(train.indices), torch.tensor(val.indices)
+
+
+def load_data(args):
+    """The data set a script's arguments ask for (a subset under --quick) and its
+    train/validation split (--val-size, --val-split, --seed)."""
+    data = load_cifar10(args.data_dir, args.offline, args.skip_checksum)
+    n_val = args.val_size
+    if args.quick:
+        data = subset_for_quick(data, QUICK_TRAIN, QUICK_TEST, args.seed)
+        n_val = min(n_val, QUICK_VAL)
+    train_idx, val_idx = split_indices(len(data.train_labels), n_val, args.seed, args.val_split)
+    return data, train_idx, val_idx
 
 
 def subset_for_quick(data, n_train, n_test, seed=0):
@@ -302,3 +315,52 @@ def to_device(data, train_idx, val_idx, device):
 
 def nchw(x_nhwc):
     return x_nhwc.permute(0, 3, 1, 2)
+
+
+# Training-time augmentation on whole batches of device tensors: random crops after reflect
+# padding, and flips (random, or airbench's alternating ones). No Python loop over images, and
+# no host sync per step: an epoch's random offsets are drawn on the host and moved at once.
+
+
+def epoch_shifts(batch_sizes, generator, pad, random_flips, device):
+    """Each batch's (row offsets, column offsets, flips) for one epoch: offsets of 0 to 2 * pad
+    and, where random_flips, a coin per image (else flips is None: the caller's alternating ones).
+
+    Drawn from the host generator batch by batch, in the order a per-step draw would take, so
+    a seed gives the same numbers; moved to the device in one transfer, since a copy to a GPU
+    per step would make the host wait for the GPU at every step.
+    """
+    draws = []
+    for n in batch_sizes:
+        draws += [torch.randint(0, 2 * pad + 1, (n,), generator=generator),
+                  torch.randint(0, 2 * pad + 1, (n,), generator=generator)]
+        if random_flips:
+            draws.append((torch.rand(n, generator=generator) < 0.5).long())
+    per_batch = 3 if random_flips else 2
+    parts = torch.cat(draws).to(device).split([len(d) for d in draws])
+    return [(parts[i], parts[i + 1], parts[i + 2].bool() if random_flips else None)
+            for i in range(0, len(parts), per_batch)]
+
+
+def augment_batch(x_nhwc, dy, dx, flip, pad):
+    """Each image cropped at its offsets (dy, dx) out of the batch reflect-padded by pad pixels
+    (a shift of up to pad pixels each way), and mirrored where flip is true; all on the device.
+
+    One gather builds every crop at once: per-image row and column offsets index the
+    padded batch, so no Python loop runs over images.
+    """
+    n, h, w, _ = x_nhwc.shape
+    device = x_nhwc.device
+    padded = F.pad(x_nhwc.permute(0, 3, 1, 2), (pad, pad, pad, pad), mode="reflect").permute(0, 2, 3, 1)
+    rows = dy[:, None] + torch.arange(h, device=device)
+    cols = dx[:, None] + torch.arange(w, device=device)
+    cols = torch.where(flip[:, None], cols.flip(1), cols)  # a mirrored crop reads columns backwards
+    return padded[torch.arange(n, device=device)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def alternating_flips(n, seed, device):
+    """airbench's flip: a seeded half of the images is mirrored in odd epochs and the other
+    half in even ones, so every pair of epochs sees each image both ways (random flips leave
+    a quarter of the images unmirrored or always mirrored over two epochs)."""
+    first = torch.rand(n, generator=torch.Generator().manual_seed(seed + 1)) < 0.5
+    return lambda epoch: (first ^ (epoch % 2 == 0)).to(device)

@@ -24,19 +24,14 @@ import sys
 import time
 from pathlib import Path
 
-from .config import READINGS, SEEDS_FOLDER, as_flags, reading_folder
+from .config import READINGS, REPO, REPORT_RUNS, SEEDS_FOLDER, as_flags, reading_folder, seed_folder_name
 
-REPO = Path(__file__).resolve().parent.parent
 # The README's order: data, model, baseline, dropout sweep (1.3.6 included), the student's
 # recipe, then the best one.
 COMMANDS = [["q1_1_data.py"], ["q1_2_model.py"], ["q1_3_train.py"], ["q1_3_dropout.py"],
             ["q1_3_improve.py", "--recipe", "student"], ["q1_3_improve.py", "--recipe", "best"]]
 # The report's five training runs, one command each: what another seed repeats.
-SEED_RUNS = {"baseline": ["q1_3_train.py"],
-             "dropout0.2": ["q1_3_dropout.py", "--dropouts", "0.2"],
-             "dropout0.5": ["q1_3_dropout.py", "--dropouts", "0.5"],
-             "dropout0.8": ["q1_3_dropout.py", "--dropouts", "0.8"],
-             "student": ["q1_3_improve.py", "--recipe", "student"]}
+SEED_RUNS = {seed_folder_name(name): [f"{run.script}.py", *run.args] for name, run in REPORT_RUNS.items()}
 
 
 def seed_folder(out, name, seed):

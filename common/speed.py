@@ -16,7 +16,8 @@ from .data import GIVEN_MEAN, GIVEN_STD, UncheckedCIFAR10, to_device
 from .files import write_json
 from .model import ConvNet
 from .results import env_info
-from .train import evaluate, train
+from .errors import UsageError
+from .train import check_precision, cpu_bf16_flags, evaluate, train
 
 
 def sync(device):
@@ -130,8 +131,6 @@ def compare_precisions(data, n_images, device, repeats, log=print):
     """Training images per second in fp32 and in bf16 for the report's net and the best
     recipe's, each repeat timing fp32 then bf16 back to back (so a machine that slows down
     meanwhile weighs on both); {"skipped": why} where bf16 is refused here."""
-    from .errors import UsageError
-    from .step import check_precision, cpu_bf16_flags
     try:
         check_precision("bf16", device)
     except UsageError as refused:
@@ -165,3 +164,21 @@ def save(args, device, kind, results):
     path = out / f"{kind}_{device.type}{kernels}.json"
     write_json(path, {"config": vars(args), "env": env_info(device), **results})
     print(f"wrote {path}")
+
+
+def compare_pipelines(args, data, device):
+    """The naive pipeline's images per second against this package's, each repeat both."""
+    print(f"device {env_info(device)['device']}, torch {torch.__version__}, batch {args.batch_size}, "
+          f"{args.images} images a pass, naive DataLoader workers {args.workers}")
+    ratios, naives, packages = [], [], []
+    for repeat in range(1, args.repeats + 1):
+        naive = naive_images_per_second(data.root, args.skip_checksum, args.images, args.batch_size,
+                                        args.workers, device)
+        ours = package_images_per_second(data, args.images, device, batch_size=args.batch_size)
+        ratios.append(ours / naive)
+        naives.append(naive)
+        packages.append(ours)
+        print(f"run {repeat}: naive {naive:8.0f} img/s | package {ours:8.0f} img/s | ratio {ours / naive:.2f}")
+    print(f"median ratio of {args.repeats}: {statistics.median(ratios):.2f}")
+    save(args, device, "bench", {"naive_images_per_second": naives, "package_images_per_second": packages,
+                                 "ratios": ratios, "median_ratio": statistics.median(ratios)})

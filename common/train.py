@@ -4,21 +4,106 @@ Speed comes from what is not done: no DataLoader, no per-image transforms, no ho
 on every step (losses are summed on the device and read back at log points only), and
 channels_last memory layout, which the CPU convolution kernels prefer.
 """
+import contextlib
 import copy
 import math
 import statistics
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from .data import batches, nchw
-from .config import TrainConfig
-from .errors import Diverged, Interrupted
+from .data import alternating_flips, augment_batch, batches, epoch_shifts, nchw
+from .config import TrainConfig, same_config
+from .errors import Diverged, Interrupted, UsageError
 from .model import ConvNet, WhitenedNet, patch_whitening
-from .augment import alternating_flips, augment_batch, epoch_shifts
 from .optim import Lookahead, make_optimizer
-from .step import check_precision, make_steps
+from .results import env_info
+from .graphs import GraphedSteps
+
+
+# CPU flags of native bfloat16 arithmetic (AMD Zen 4 and later, Intel Cooper Lake and
+# Sapphire Rapids and later). Without them bf16 is emulated, over 10x slower than fp32.
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_bf16_flags(cpuinfo="/proc/cpuinfo"):
+    """The native-bfloat16 flags this CPU reports (Linux's /proc/cpuinfo); none elsewhere."""
+    try:
+        words = set(Path(cpuinfo).read_text().split())
+    except OSError:
+        return []
+    return [flag for flag in NATIVE_BF16_FLAGS if flag in words]
+
+
+def check_precision(precision, device):
+    """Refuse bf16 where it would not pay, before any training: one paragraph, what to use."""
+    if precision != "bf16":
+        return
+    if device.type == "cpu" and not cpu_bf16_flags():
+        raise UsageError(f"--precision bf16 was asked for, but this CPU has no native bfloat16 arithmetic (none of "
+                         f"{', '.join(NATIVE_BF16_FLAGS)} among its flags in /proc/cpuinfo, or not Linux), so bf16 "
+                         f"would be emulated: over 10x slower than fp32, not faster. Use --precision fp32 (the "
+                         f"default) here, or run bf16 on a CPU that has it (AMD Zen 4 or later, Intel Xeon Cooper "
+                         f"Lake or Sapphire Rapids or later) or on an NVIDIA GPU with --device cuda.")
+    # From torch 2.4 is_bf16_supported() also answers True where bf16 is only emulated (a T4,
+    # compute capability 7.5); the convolutions run bf16 natively from Ampere (8.0) on.
+    if device.type == "cuda" and torch.cuda.get_device_capability(device) < (8, 0):
+        major, minor = torch.cuda.get_device_capability(device)
+        raise UsageError(f"--precision bf16 was asked for, but this GPU ({torch.cuda.get_device_name(device)}, "
+                         f"compute capability {major}.{minor}) has no native bfloat16 arithmetic: NVIDIA Ampere "
+                         f"(compute capability 8.0) or later has it, and below that bf16 is emulated, slower than "
+                         f"fp32. Use --precision fp32 (the default) here.")
+    if device.type == "mps":
+        raise UsageError("--precision bf16 is not offered on Apple GPUs (--device mps); use --precision fp32 "
+                         "(the default).")
+
+
+def autocast(precision, device):
+    """The forward pass's precision: bf16 autocast, or nothing. In fp32 no autocast is built at
+    all: before torch 2.5 "mps" is no autocast device, refused even with enabled=False. No cast
+    cache: each weight is used once a step, and a CUDA graph must not capture a cache that
+    outlives it."""
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
+
+
+def train_step(model, optimizer, x_nhwc, y, label_smoothing=0.0, set_to_none=True, precision="fp32"):
+    """Forward, loss, backward and SGD update on one batch; returns the batch's summed loss
+    and its number of right answers, as device tensors (no host sync). Under bf16 the forward
+    pass and the loss are autocast; the weights, their gradients and the optimizer's state
+    stay fp32 (autocast casts copies), so no loss scaling is needed (bf16 has fp32's range)."""
+    with autocast(precision, x_nhwc.device):
+        logits = model(nchw(x_nhwc))
+        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    optimizer.zero_grad(set_to_none=set_to_none)
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        return loss.detach().float() * len(y), (logits.argmax(1) == y).sum()
+
+
+class EagerSteps:
+    """The plain loop: train_step on each batch as it comes."""
+
+    def __init__(self, model, optimizer, cfg):
+        self.model, self.optimizer, self.cfg = model, optimizer, cfg
+
+    def __call__(self, x, y):
+        return train_step(self.model, self.optimizer, x, y, self.cfg.label_smoothing, precision=self.cfg.precision)
+
+
+def make_steps(model, optimizer, scheduler, cfg, device, log=print):
+    """CUDA graphs where they serve, eager steps elsewhere (the CPU, Apple GPUs)."""
+    if device.type != "cuda":
+        return EagerSteps(model, optimizer, cfg)
+    if scheduler is not None:
+        log(f"eager steps on the GPU: the {cfg.schedule} schedule changes the learning rate every step, "
+            f"which a captured CUDA graph would keep fixed")
+        return EagerSteps(model, optimizer, cfg)
+    return GraphedSteps(model, optimizer, cfg, step=train_step, log=log)
 
 
 @torch.no_grad()
@@ -214,6 +299,27 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
               "epoch_seconds": statistics.median(history["seconds"]), "train_seconds": sum(history["seconds"])}
     best_is_final = best["epoch"] == history["epoch"][-1]
     return {**result, **final_scores(model, best_model, best_is_final, data, cfg)}, model, best_model
+
+
+def train_or_reuse(cfg, data, device, *, checkpoints, resume, earlier, label, announce=None, log=print):
+    """(result, final model): under resume, earlier (a record's run) as it is, with no model,
+    when it trained cfg's settings for all their epochs; else cfg trained on data, after the
+    line announce (if given), its result with the machine it ran on. label names the run."""
+    if resume and finished_run(earlier, cfg):
+        log(f"{label}: reusing the finished run (--resume); redrawing its figures")
+        return earlier, None
+    if announce:
+        log(announce)
+    result, model, _ = train(cfg, data, device, checkpoints, resume=resume, log=log)
+    return {**result, "env": env_info(device)}, model
+
+
+def finished_run(earlier, cfg):
+    """Whether earlier is a result of cfg's settings that ran all its epochs (--resume reuses it)."""
+    if not isinstance(earlier, dict) or not same_config(earlier.get("train_config"), cfg):
+        return False
+    history = earlier.get("history")
+    return isinstance(history, dict) and len(history.get("epoch", [])) == cfg.epochs
 
 
 def record_epoch(history, best, model, log, cfg, n_train, **epoch):

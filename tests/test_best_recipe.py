@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from common.speed import BUDGET, training_seconds, within_budget
 from common.config import BASELINE, BEST, TrainConfig
 from common.model import WhitenedNet, patch_whitening
-from common.augment import alternating_flips, augment_batch, epoch_shifts
+from common.data import alternating_flips, augment_batch, epoch_shifts
 from common.optim import Lookahead, make_optimizer, orthogonalize
 from common.train import build_model, train
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from common import claims, stats
+from common.reporting import claims, stats
 from common.config import BASELINE, STUDENT, TrainConfig, as_dict
-from common.report import build_report
-from common.stats import FAILS, HOLDS, UNSURE
+from common.reporting.page import build_report
+from common.reporting.stats import FAILS, HOLDS, UNSURE
 
 
 # The rule, on made-up per-seed accuracies.
@@ -94,7 +94,7 @@ def test_a_run_with_other_settings_is_not_a_seed(tmp_path):
 
 def test_the_best_recipe_over_seeds_is_one_list_for_readme_and_confusion_figure(tmp_path):
     from common.config import RECIPES
-    from common.readme import results_table
+    from common.reporting.readme import results_table
     counts = [[100 if i == j else 0 for j in range(10)] for i in range(10)]
     for seed, test in ((0, 90.2), (1, 89.9), (2, 90.1)):
         folder = tmp_path if seed == 0 else tmp_path / "ablation" / f"best_seed{seed}"
@@ -146,10 +146,10 @@ def test_everything_prints_every_seed_run_as_one_command():
 def _made_up_reading(out, reading, tests):
     """tests: {run: [final test per seed]}; each run written where that reading's runs go."""
     from common.config import READINGS, reading_folder
-    from common.seeds import REPORT_RUNS
+    from common.config import REPORT_RUNS
     folder = reading_folder(out, reading)
     for name, values in tests.items():
-        settings = {**REPORT_RUNS[name][1], **READINGS[reading]}
+        settings = {**REPORT_RUNS[name].settings, **READINGS[reading]}
         for seed, test in enumerate(values):
             where = folder if seed == 0 else folder / "seeds" / f"{name.replace(' ', '')}_seed{seed}"
             run = _run(settings, seed, test)
@@ -174,7 +174,7 @@ FAR_FROM_IT = {"baseline": [69.4, 69.7, 69.5], "dropout 0.2": [73.0, 73.3, 73.1]
 
 
 def test_the_reading_whose_means_lie_nearer_the_report_fits_it(tmp_path):
-    from common import readings
+    from common.reporting import readings
     _made_up_reading(tmp_path, "package", FAR_FROM_IT)
     _made_up_reading(tmp_path, "sheet", NEAR_THE_REPORT)
     rows, overall, rms = readings.fits(tmp_path)
@@ -190,7 +190,7 @@ def test_the_reading_whose_means_lie_nearer_the_report_fits_it(tmp_path):
 
 
 def test_a_run_whose_readings_both_lie_within_seed_noise_says_so(tmp_path):
-    from common import readings
+    from common.reporting import readings
     # p = 0.5: both readings' means within a pooled seed SD or two of the report's 74.04.
     _made_up_reading(tmp_path, "package", {"dropout 0.5": [74.0, 74.4, 74.2]})
     _made_up_reading(tmp_path, "sheet", {"dropout 0.5": [73.9, 74.3, 74.5]})
@@ -203,7 +203,7 @@ def test_a_run_whose_readings_both_lie_within_seed_noise_says_so(tmp_path):
 
 
 def test_the_fit_says_how_many_runs_it_rests_on(tmp_path):
-    from common import readings
+    from common.reporting import readings
     # Only p = 0.2 has two seeds under the sheet's reading: it alone decides, and the section says so.
     _made_up_reading(tmp_path, "package", FAR_FROM_IT)
     _made_up_reading(tmp_path, "sheet", {"baseline": [70.3], "dropout 0.2": [70.6, 70.8]})
@@ -214,7 +214,7 @@ def test_the_fit_says_how_many_runs_it_rests_on(tmp_path):
 
 
 def test_the_distance_is_in_pooled_seed_standard_deviations(tmp_path):
-    from common import readings
+    from common.reporting import readings
     # Both readings with a standard deviation of 0.5 (and means 1 and 2 points above the report).
     report = 70.42
     samples = {"package": [report + 0.5, report + 1.0, report + 1.5], "sheet": [report + 1.5, report + 2.0, report + 2.5]}
@@ -224,8 +224,8 @@ def test_the_distance_is_in_pooled_seed_standard_deviations(tmp_path):
 
 
 def test_a_claim_can_hold_under_one_reading_and_fail_under_the_other(tmp_path):
-    from common import readings
-    from common.report import build_report
+    from common.reporting import readings
+    from common.reporting.page import build_report
     _made_up_reading(tmp_path, "package", NEAR_THE_REPORT)  # p = 0.5 best
     _made_up_reading(tmp_path, "sheet", FAR_FROM_IT)  # p = 0.2 beats p = 0.5
     package = {c.short: c.verdict for c in claims.claims(tmp_path)}
@@ -242,6 +242,6 @@ def test_a_claim_can_hold_under_one_reading_and_fail_under_the_other(tmp_path):
 
 
 def test_without_the_sheets_runs_there_is_no_section(tmp_path):
-    from common import readings
+    from common.reporting import readings
     _made_up_reading(tmp_path, "package", NEAR_THE_REPORT)
     assert readings.section(tmp_path) == [] and readings.summary(tmp_path) is None

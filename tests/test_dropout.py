@@ -5,10 +5,10 @@ import re
 import pytest
 import torch
 
-from common import plots
+from common.reporting import figures as plots
 from common.data import CLASSES
 from common.model import ConvNet
-from common.report import probability_table, whole_test_set_summary
+from common.reporting.page import probability_table, whole_test_set_summary
 from common.predict import predictions, shown_images
 from conftest import copy_smoke_run, run_script
 

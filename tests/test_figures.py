@@ -99,7 +99,7 @@ def test_a_run_with_seeds_is_drawn_as_their_band(tmp_path, monkeypatch):
     _write(tmp_path / "seeds" / "baseline_seed2", _run(2, [59, 66, 66]))
     _write(tmp_path / "seeds" / "baseline_lr", _run(3, [10, 10, 10], lr=0.1))  # other settings: not a seed
     drawn = []
-    monkeypatch.setattr("common.plots.plot_curves", lambda histories, best, title, path, metric, note=None:
+    monkeypatch.setattr("common.reporting.figures.plot_curves", lambda histories, best, title, path, metric, note=None:
                         drawn.append((len(histories), best, Path(path).name)))
     figures.draw_seed_bands(tmp_path)
     # Three seeds (the lr 0.1 run is not one); the best epoch is that of the mean validation accuracy.

@@ -6,7 +6,7 @@ import torch
 
 from common.model import ConvNet
 from common.config import BN_ONECYCLE, STUDENT, TrainConfig
-from common.augment import augment_batch, epoch_shifts
+from common.data import augment_batch, epoch_shifts
 from common.optim import make_optimizer
 from common.train import predict_logits
 from conftest import run_script

@@ -1,9 +1,9 @@
 """The figures a grader reads: whole-number epochs, plain numbers, the note on regularized loss."""
 import pytest
 
-from common import plots
+from common.reporting import figures as plots
 from common.config import BEST, TrainConfig
-from common.figures import loss_note
+from common.reporting.figures import loss_note
 
 # A smoke run's loss barely moves: matplotlib would write it as 0.0005 + 2.301.
 FLAT = {"epoch": [1, 2, 3, 4], "train_loss": [2.3019, 2.3016, 2.3013, 2.3011],
@@ -18,7 +18,7 @@ def drawn(monkeypatch):
     monkeypatch.setattr(plots, "_save", lambda fig, path, rect=None: figures.append(fig))
     yield figures
     for fig in figures:
-        plots.plt.close(fig)
+        plots._pyplot().close(fig)
 
 
 def axes_of(figures):

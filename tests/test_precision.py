@@ -8,13 +8,13 @@ import json
 import pytest
 import torch
 
-from common import step
+from common import train as step
 from common.checkpoint import Checkpoints
 from common.config import TrainConfig
 from common.data import load_cifar10, split_indices, to_device
 from common.errors import UsageError
 from common.model import ConvNet
-from common.step import check_precision, train_step
+from common.train import check_precision, train_step
 from common.train import train
 
 CPU = torch.device("cpu")
@@ -152,8 +152,8 @@ def _baseline_record(folder, seed, test, **settings):
 
 
 def test_whether_bf16_changes_the_answer_follows_the_records(tmp_path):
-    from common.stats import FAILS, HOLDS
-    from common.timing import precision_verdict
+    from common.reporting.stats import FAILS, HOLDS
+    from common.reporting.timing import precision_verdict
     assert precision_verdict(tmp_path) == []  # no bf16 run: nothing to say
     for seed, (fp32, bf16) in enumerate(zip((69.4, 69.9, 69.6), (69.5, 69.8, 69.7))):
         _baseline_record(tmp_path if seed == 0 else tmp_path / "seeds" / f"baseline_seed{seed}", seed, fp32)

@@ -5,7 +5,7 @@ from dataclasses import asdict
 
 import pytest
 
-from common.report import build_report, write_report
+from common.reporting.page import build_report, write_report
 from common.config import BEST, BN_ONECYCLE, RECIPES, STUDENT, TrainConfig
 
 
@@ -143,7 +143,7 @@ def test_ablation_rows_name_what_differs_from_their_own_recipe(tmp_path):
 
 
 def test_the_report_says_when_each_recipe_first_reaches_the_students_80_15(tmp_path):
-    from common.timing import TIME_FIGURE, elapsed_minutes, first_epoch_at
+    from common.reporting.timing import TIME_FIGURE, elapsed_minutes, first_epoch_at
     crossing = {"val_acc": [70.0, 80.0, 80.15, 85.0], "seconds": [60.0] * 4}
     assert elapsed_minutes(crossing)[first_epoch_at(crossing)] == pytest.approx(3.0)
     assert first_epoch_at({"val_acc": [70.0, 80.0], "seconds": [60.0] * 2}) is None
@@ -168,7 +168,7 @@ def test_the_report_says_when_each_recipe_first_reaches_the_students_80_15(tmp_p
 
 
 def test_a_difference_lost_in_rounding_reads_plus_zero():
-    from common.report import _row
+    from common.reporting.page import _row
     assert _row("accuracy (%)", 69.99999994, 70.0, 0).endswith("| +0 |")
 
 
@@ -176,7 +176,7 @@ def test_readmes_generated_blocks_are_the_ones_the_committed_json_gives():
     """README's results and times and docs/recipe.md's ablation commands are built from
     figures/*.json, never typed by hand."""
     from pathlib import Path
-    from common.readme import BLOCKS, markers
+    from common.reporting.readme import BLOCKS, markers
     repo = Path(__file__).resolve().parent.parent
     pages = {"results": "README.md", "times": "README.md", "ablations": "docs/recipe.md"}
     for name, build in BLOCKS.items():
@@ -198,7 +198,7 @@ def test_every_committed_report_is_the_one_its_json_gives():
 
 
 def test_a_rebuild_never_turns_a_measured_row_into_not_run_yet(tmp_path):
-    from common.readme import markers, refresh
+    from common.reporting.readme import markers, refresh
     page = tmp_path / "README.md"
     begin, end = markers("times")
     measured = "| 1.3.1-1.3.4 baseline | 21 min | cpu |"
@@ -208,7 +208,7 @@ def test_a_rebuild_never_turns_a_measured_row_into_not_run_yet(tmp_path):
 
 
 def test_times_table_estimates_each_question_from_the_measured_speed(tmp_path):
-    from common.timing import times_table
+    from common.reporting.timing import times_table
     write(tmp_path, "q1_3_train", {**common(), **run(70.0, n=2),
                                    "train_config": {"epochs": 2}})
     record = json.loads((tmp_path / "q1_3_train.json").read_text())

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from common.config import TrainConfig
 from common.data import nchw
 from common.errors import UsageError
-from common.step import EagerSteps, GraphedSteps, autocast, check_precision, make_steps, train_step
+from common.graphs import GraphedSteps
+from common.train import EagerSteps, autocast, check_precision, make_steps, train_step
 from common.optim import make_optimizer
 from common.train import build_model
 
@@ -56,7 +57,7 @@ def test_warm_up_before_a_capture_leaves_no_trace():
     reference_model, reference_opt = fresh(cfg)
     expected = train_step(reference_model, reference_opt, x, y)
     model, optimizer = fresh(cfg)
-    graphed = GraphedSteps(model, optimizer, cfg)
+    graphed = GraphedSteps(model, optimizer, cfg, step=train_step)
     snapshot = graphed._snapshot()
     for wx, wy in warm:
         train_step(model, optimizer, wx, wy, set_to_none=False)
@@ -72,7 +73,7 @@ def test_a_failed_capture_says_so_and_goes_on_eagerly(monkeypatch):
     reference_model, reference_opt = fresh(cfg)
     model, optimizer = fresh(cfg)
     lines = []
-    graphed = GraphedSteps(model, optimizer, cfg, log=lines.append)
+    graphed = GraphedSteps(model, optimizer, cfg, step=train_step, log=lines.append)
 
     def impossible(*args):
         raise RuntimeError("operation not permitted when stream is capturing")
@@ -163,7 +164,7 @@ def test_the_graph_self_check_passes_a_dropout_step_that_agrees(dropout):
     replay is stood in for by the very step it records, drawing from the CPU generator."""
     cfg = TrainConfig(lr=0.01, dropout=dropout)
     model, optimizer = fresh(cfg)
-    graphed = GraphedSteps(model, optimizer, cfg)
+    graphed = GraphedSteps(model, optimizer, cfg, step=train_step)
     (x, y), = batches(1)
     snapshot, outputs = graphed._snapshot(), []
 
@@ -189,7 +190,7 @@ def test_a_capture_that_fails_after_its_warm_up_restores_the_weights_and_says_so
     reference_model, reference_opt = fresh(cfg)
     model, optimizer = fresh(cfg)
     lines = []
-    graphed = GraphedSteps(model, optimizer, cfg, log=lines.append)
+    graphed = GraphedSteps(model, optimizer, cfg, step=train_step, log=lines.append)
     stream = SimpleNamespace(wait_stream=lambda other: None)
     monkeypatch.setattr(torch.cuda, "Stream", lambda: stream)
     monkeypatch.setattr(torch.cuda, "current_stream", lambda: stream)

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from common.readme import BLOCKS, markers, refresh
-from common.report import build_report, probability_table
-from common.timing import times_table
+from common.reporting.readme import BLOCKS, markers, refresh
+from common.reporting.page import build_report, probability_table
+from common.reporting.timing import times_table
 from conftest import REPO
 from test_report import common, run, write
 
@@ -96,10 +96,10 @@ def test_a_smoke_record_is_marked_quick_in_every_section(tmp_path):
 @pytest.mark.parametrize("value,digits,shown", [(44.0, 2, "44.00"), (41.6, 2, "41.60"), (1.0, 4, "1.0000"),
                                                 (2168362, 0, "2,168,362")])
 def test_one_number_format_per_kind_of_quantity(value, digits, shown):
-    from common.report import _num
+    from common.reporting.page import _num
     assert _num(value, digits) == shown
 
 
 def test_a_difference_in_counts_is_written_with_separators():
-    from common.report import _row
+    from common.reporting.page import _row
     assert _row("parameters", 2_122_362, 2_168_362, 0).endswith("| -46,000 |")

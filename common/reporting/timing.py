@@ -3,8 +3,11 @@ bench's speeds, and the table of each question's time (REPORT.md's and README's)
 import statistics
 from pathlib import Path
 
-from .config import RECIPES, REPORT, TrainConfig, differences
-from .results import ablation_runs, kernels_words, machine_words, read_record, training_runs
+from ..config import RECIPES, REPORT, TrainConfig, differences
+from ..results import ablation_runs, kernels_words, machine_words, read_record, training_runs
+from .claims import final_test, verdict_words
+from .seeds import best_recipe_seeds, seed_runs
+from .stats import Spread, similar
 
 TARGET = REPORT["student"]["final_test_acc"]  # the student's 80.15%, the mark 1.3.7 has to beat
 
@@ -122,7 +125,7 @@ def section_bench(out):
             rates = r["images_per_second"]
             lines += [f"- `python -m common.bench --device {r['config']['device']} --what precision` on {device} "
                       f"(native bf16: {', '.join(r.get('cpu_bf16_flags') or []) or 'a GPU'}): bf16 trains at "
-                      + ", ".join(f"**{ratio:.2f}x** fp32's images per second for the {PRECISION_NETS[net]} "
+                      + ", ".join(f"**{ratio:.2f}x** fp32's images per second for the {PRECISION_NET_NAMES[net]} "
                                   f"(fp32 {', '.join(f'{x:.0f}' for x in rates[net]['fp32'])}, bf16 "
                                   f"{', '.join(f'{x:.0f}' for x in rates[net]['bf16'])} img/s)"
                                   for net, ratio in r["median_ratios"].items())
@@ -139,16 +142,13 @@ def section_bench(out):
     return ["## Speed", ""] + lines + [""] if lines else []
 
 
-PRECISION_NETS = {"baseline": "report's net (batch 32)", "best": "best recipe's net (batch 512)"}
+PRECISION_NET_NAMES = {"baseline": "report's net (batch 32)", "best": "best recipe's net (batch 512)"}
 BF16_FOLDER = "bf16"
 
 
 def precision_verdict(out):
     """Does bf16 change the answer? The baseline's seeds trained in bf16 (out/bf16/) against
     the committed fp32 seeds, by the rule of the report's claims; and the best recipe in bf16."""
-    from .claims import final_test, verdict_words
-    from .seeds import best_recipe_seeds, seed_runs
-    from .stats import Spread, similar
     out = Path(out)
     bf16 = [final_test(run) for _, run, _, _ in seed_runs(out / BF16_FOLDER, {"precision": "bf16"})["baseline"]]
     if not bf16:

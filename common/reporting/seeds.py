@@ -4,22 +4,8 @@ folder's own records, every other seed from its seeds/<run>_seed<N>/ folders (th
 the report's settings but for the seed, and only full runs count."""
 from pathlib import Path
 
-from .config import BASELINE, NOT_TRAINING, RECIPES, REPORT, SEEDS_FOLDER, STUDENT, TrainConfig, differences
-from .results import read_record, runs_of
-
-# run: (how REPORT.md names it, its settings, the report's final test accuracy)
-REPORT_RUNS = {
-    "baseline": ("1.3.4 baseline", dict(BASELINE), REPORT["baseline"]["final_test_acc"]),
-    **{f"dropout {p}": (f"1.3.5 dropout p = {p}", dict(BASELINE, dropout=float(p)), REPORT["dropout"][p]["final_test_acc"])
-       for p in ("0.2", "0.5", "0.8")},
-    "student": ("1.3.7 student recipe", dict(STUDENT), REPORT["student"]["final_test_acc"]),
-}
-
-# Where each of REPORT_RUNS is recorded: (script, key of its run in the record).
-RUN_SOURCES = {"baseline": ("q1_3_train", "baseline"),
-               **{f"dropout {p}": ("q1_3_dropout", p) for p in ("0.2", "0.5", "0.8")},
-               "student": ("q1_3_improve", "student")}
-
+from ..config import FOLDER_SETTINGS, NOT_TRAINING, RECIPES, REPORT_RUNS, SCRIPTS, SEEDS_FOLDER, TrainConfig, differences
+from ..results import read_record, runs_of
 
 def folders(out, under=(SEEDS_FOLDER,)):
     """out, then each folder under out/<under>/, in name order."""
@@ -48,16 +34,13 @@ def same_but_seed(out, script, key, settings, quick=False, under=(SEEDS_FOLDER,)
     return dict(sorted(found.items()))
 
 
-# Settings beyond the report's that a whole results folder may share: a reading's, a precision.
-FOLDER_SETTINGS = ("dropout_after", "val_split", "val_size", "precision")
-
-
 def folder_settings(out):
     """What out's own training runs share beyond the report's settings (the sheet's reading
     in figures/sheet/, bf16 in figures/bf16/); {} for this package's defaults."""
     defaults = TrainConfig()
-    for script, key in RUN_SOURCES.values():
-        run = runs_of(read_record(Path(out) / f"{script}.json", quick=False) or {}, script).get(key)
+    for run_of_report in REPORT_RUNS.values():
+        script = run_of_report.script
+        run = runs_of(read_record(Path(out) / f"{script}.json", quick=False) or {}, script).get(run_of_report.record_key)
         if run:
             cfg = run.get("train_config") or {}
             return {k: cfg[k] for k in FOLDER_SETTINGS if k in cfg and cfg[k] != getattr(defaults, k)}
@@ -71,9 +54,9 @@ def seed_runs(out, settings=None):
     settings = folder_settings(out) if settings is None else settings
     records = {}  # each record read once, not once per run it holds
     return {name: [(seed, *found) for seed, found in
-                   same_but_seed(out, *RUN_SOURCES[name], TrainConfig(**REPORT_RUNS[name][1], **settings),
+                   same_but_seed(out, run.script, run.record_key, TrainConfig(**run.settings, **settings),
                                  records=records).items()]
-            for name in REPORT_RUNS}
+            for name, run in REPORT_RUNS.items()}
 
 
 def best_recipe_seeds(out):
@@ -95,7 +78,27 @@ def normalized_against_raw(out, p="0.5", settings=None):
         whole = (record.get("predictions") or {}).get("test_set")
         if record.get("best_dropout") == float(p) and isinstance(run, dict) and whole:
             cfg = run.get("train_config") or {}
-            if not differences(cfg, TrainConfig(**REPORT_RUNS[f"dropout {p}"][1], **(settings or {})),
+            if not differences(cfg, TrainConfig(**REPORT_RUNS[f"dropout {p}"].settings, **(settings or {})),
                                ignore=("seed", *NOT_TRAINING)):
                 found.setdefault(cfg.get("seed", 0), (whole["normalized"]["accuracy"], whole["raw"]["accuracy"]))
     return [(seed, *found[seed]) for seed in sorted(found)]
+
+
+# The commands that make each script's record, as REPORT.md tells a reader to run them.
+COMMANDS = {"q1_1_data": "python q1_1_data.py", "q1_2_model": "python q1_2_model.py",
+            "q1_3_train": "python q1_3_train.py", "q1_3_dropout": "python q1_3_dropout.py",
+            "q1_3_improve": "python q1_3_improve.py --recipe student && python q1_3_improve.py"}
+
+
+def damaged_words(out, script):
+    """What to say of script's record in out when it exists but cannot be read: the file, and
+    the command that remakes it (the file itself is left as it is)."""
+    return (f"{Path(out) / f'{script}.json'} is damaged or unreadable (not a JSON record); it was left as it is "
+            f"and its results are missing from {Path(out) / 'REPORT.md'}. Remake it with "
+            f"`{COMMANDS[script]} --out {out}` (add the flags of the run that made it).")
+
+
+def damaged_records(out):
+    """damaged_words for each record in out that exists but cannot be read."""
+    return [damaged_words(out, script) for script in SCRIPTS
+            if (Path(out) / f"{script}.json").is_file() and read_record(Path(out) / f"{script}.json") is None]

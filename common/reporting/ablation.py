@@ -1,8 +1,8 @@
 """1.3.7's ablation tables: each recipe with one change undone, from figures/ablation/*/."""
 import statistics
 
-from .config import RECIPES, TrainConfig, as_words, differences
-from .results import ablation_runs, read_record
+from ..config import RECIPES, TrainConfig, as_words, differences
+from ..results import ablation_runs, read_record
 
 def section_ablation(out):
     """1.3.7: each recipe with one change undone, from figures/ablation/*/q1_3_improve.json."""

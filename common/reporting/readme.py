@@ -4,14 +4,15 @@ row measured before is never turned into "not run yet": a block that would lose 
 left as it was."""
 from pathlib import Path
 
-from .config import RECIPES, REPORT, TrainConfig, as_flags, differences
-from .files import locked, write_text
-from .results import ablation_runs, read_record
-from .seeds import REPORT_RUNS, best_recipe_seeds, seed_runs
+from ..config import RECIPES, REPO, REPORT, REPORT_RUNS, TrainConfig, as_flags, differences
+from ..files import locked, write_text
+from ..results import ablation_runs, read_record
+from .claims import claims
+from .readings import summary
+from .seeds import best_recipe_seeds, seed_runs
 from .stats import FAILS, HOLDS, Spread
 from .timing import NOT_RUN, times_table
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def markers(name):
@@ -43,7 +44,7 @@ def results_table(out):
     params = f"{model['total_params']:,}" if model else NOT_RUN
     lines.append(f"| 1.2.1 parameters of the ConvNet | {REPORT['total_params']:,} | {params} | - |")
     for name, runs in seed_runs(out).items():
-        label, _, report = REPORT_RUNS[name]
+        label, report = REPORT_RUNS[name].title, REPORT_RUNS[name].report_acc
         seed0 = next((run["final_test_acc"] for seed, run, _, _ in runs if seed == 0), None)
         lines.append(f"| {label}, final test accuracy | {report:.2f}% | {_accuracy(seed0)} | "
                      f"{_over_seeds([run['final_test_acc'] for _, run, _, _ in runs]) if runs else '-'} |")
@@ -64,7 +65,6 @@ def results_table(out):
 
 def verdict_line(out):
     """How many of the report's claims hold, from REPORT.md's claims section."""
-    from .claims import claims
     verdicts = [claim.verdict for claim in claims(out)]
     held, failed = verdicts.count(HOLDS), verdicts.count(FAILS)
     unsure = len(verdicts) - held - failed
@@ -90,7 +90,6 @@ def ablation_commands(out):
 
 def readings_line(out):
     """Which reading of what the report leaves open its numbers fit; nothing before the sheet's runs."""
-    from .readings import summary
     line = summary(out)
     return ["", line + " Details in `figures/REPORT.md`, \"Where the report is silent\"."] if line else []
 

@@ -4,8 +4,8 @@ under each, and which reading the report's numbers fit, all from the JSON."""
 import math
 
 from .claims import claims
-from .config import READING_TITLES, READINGS, reading_folder
-from .seeds import REPORT_RUNS, seed_runs
+from ..config import READING_TITLES, READINGS, REPORT_RUNS, reading_folder
+from .seeds import seed_runs
 from .stats import HOLDS, UNSURE, Spread
 
 # A run's report value lies "within" a reading when it is at most this many pooled seed
@@ -52,7 +52,7 @@ def fits(out):
     overall closer reading or None, {reading: root-mean-square distance})."""
     tests = final_tests(out)
     rows, shared = [], {reading: [] for reading in READINGS}
-    for name, (_, _, report) in REPORT_RUNS.items():
+    for name, report in ((name, run.report_acc) for name, run in REPORT_RUNS.items()):
         samples = {reading: tests[reading][name] for reading in READINGS}
         away = distances(report, samples)
         decided = len(away) == len(READINGS) and all(len(v) >= 2 for v in samples.values())
@@ -140,7 +140,7 @@ def section(out):
     for name, report, samples, away, closer in rows:
         cells = [_spread(samples[r]) for r in READINGS]
         far = [f"{away[r]:.1f}" + ("" if away[r] <= WITHIN else " (outside)") if r in away else "-" for r in READINGS]
-        lines.append(f"| {REPORT_RUNS[name][0]} | {report:.2f} | " + " | ".join(cells) + " | " + " | ".join(far)
+        lines.append(f"| {REPORT_RUNS[name].title} | {report:.2f} | " + " | ".join(cells) + " | " + " | ".join(far)
                      + f" | {_closer_words(closer, away)} |")
     lines += ["", f"The rule: {FIT_RULE}", ""]
     if overall:

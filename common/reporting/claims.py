@@ -4,9 +4,9 @@ all from the JSON, never typed; and the figures that combine runs."""
 from pathlib import Path
 from typing import NamedTuple
 
-from .config import as_words, differences
-from .results import read_record
-from .seeds import REPORT_RUNS, best_recipe_seeds, normalized_against_raw, seed_runs
+from ..config import REPORT_RUNS
+from ..results import read_record
+from .seeds import best_recipe_seeds, normalized_against_raw, seed_runs
 from .stats import RULE, Spread, all_of, higher, positive, similar
 
 
@@ -42,9 +42,9 @@ def _values(runs, measure):
 def _numbers(name, runs, measure, what, digits=2):
     values = _values(runs, measure)
     if not values:
-        return f"{REPORT_RUNS[name][0]}: no full run yet"
+        return f"{REPORT_RUNS[name].title}: no full run yet"
     seeds = ", ".join(str(seed) for seed, *_ in runs)
-    return (f"{REPORT_RUNS[name][0]}, {what} over seed{'s' if len(runs) > 1 else ''} {seeds}: "
+    return (f"{REPORT_RUNS[name].title}, {what} over seed{'s' if len(runs) > 1 else ''} {seeds}: "
             + ", ".join(_fmt(v, digits) for v in values)
             + (f" (mean {_fmt(Spread(values).mean, digits)})" if len(values) > 1 else ""))
 
@@ -135,7 +135,7 @@ def spread_table(out):
              "report within lowest to highest |",
              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for name, runs in seed_runs(out).items():
-        label, _, report = REPORT_RUNS[name]
+        label, report = REPORT_RUNS[name].title, REPORT_RUNS[name].report_acc
         values = _values(runs, final_test)
         if not values:
             lines.append(f"| {label} | none yet | - | - | - | - | - | {report:.2f} | - |")
@@ -165,30 +165,6 @@ def section(out):
 DROPOUT_FIGURE, CONFUSION_FIGURE = "q1_3_5_dropout_comparison.png", "q1_3_confusion.png"
 
 
-def draw_dropout_comparison(out):
-    """1.3.5's comparison figure from out's sweep: each p (and the baseline as p = 0, its
-    settings said when they are not the sweep's) as the mean over its seeds, in a band
-    from the lowest to the highest. Returns the figure's name, or None without a sweep."""
-    record = read_record(Path(out) / "q1_3_dropout.json")
-    sweep = (record or {}).get("runs") or {}
-    if not sweep:
-        return None
-    seeds = seed_runs(out) if not record.get("quick") else {}
-    curves = {}
-    baseline = read_record(Path(out) / "q1_3_train.json", record.get("quick"))
-    if baseline and isinstance(baseline.get("history"), dict):
-        config = next(iter(sweep.values())).get("train_config") or {}
-        other = [(k, v) for k, v in differences(baseline.get("train_config") or {}, config) if k != "dropout"]
-        label = "p = 0 (baseline" + (f", trained with {', '.join(as_words(other))})" if other else ")")
-        curves[label] = [run["history"] for _, run, _, _ in seeds.get("baseline", [])] or [baseline["history"]]
-    for p, run in sweep.items():
-        curves[f"p = {p}"] = [r["history"] for _, r, _, _ in seeds.get(f"dropout {p}", [])] or [run["history"]]
-    from .plots import plot_comparison
-    title = "Question 1.3.5: validation accuracy and loss for each dropout p" + (" [QUICK]" if record.get("quick") else "")
-    plot_comparison(curves, Path(out) / DROPOUT_FIGURE, title)
-    return DROPOUT_FIGURE
-
-
 def confusion_runs(out):
     """[(label, 10 x 10 counts)] for the baseline, the best dropout p and the best 1.3.7
     recipe, each from its lowest seed that kept its test-set confusion counts; and the
@@ -208,16 +184,6 @@ def confusion_runs(out):
         else:
             missing.append(label)
     return found, missing
-
-
-def draw_confusion(out):
-    """The confusion figure, when some run kept its counts; returns its name, or None."""
-    found, _ = confusion_runs(out)
-    if found:
-        from .plots import plot_confusion
-        plot_confusion(dict(found), Path(out) / CONFUSION_FIGURE, "Test-set confusion counts (rows: true class)")
-        return CONFUSION_FIGURE
-    return None
 
 
 def confusion_section(out):

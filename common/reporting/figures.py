@@ -1,0 +1,420 @@
+"""Every figure of a results folder, drawn from its JSON records: the scripts draw through
+these functions, and this command redraws them all, for a folder and every folder under it,
+without training:
+
+    python -m common.figures                               # figures/ and every folder under it
+    python -m common.figures figures/seeds/baseline_seed1  # one folder (and those under it)
+
+The 1.1.1 samples and the 1.3.6 pictures show images, read from the data (--data-dir, as the
+scripts take it) by the indices their record holds; every other figure is drawn from the
+numbers in the records. A run with several seeds (seeds/ and ablation/ under its folder) is
+drawn as their mean in a band from the lowest to the highest seed.
+"""
+import argparse
+import sys
+import textwrap
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from .. import cli
+from ..config import (CLASSES, FOLDER_SETTINGS, QUICK_MARK, RECIPE_TITLES, SCRIPTS, SEEDS_FOLDER,
+                      TrainConfig, as_words, differences)
+from ..errors import DataError
+from ..files import replaced_atomically
+from ..results import read_record, runs_of
+from .claims import CONFUSION_FIGURE, DROPOUT_FIGURE, confusion_runs
+from .seeds import damaged_records, same_but_seed, seed_runs
+from .timing import TARGET, TIME_FIGURE, minutes_axis
+
+RIGHT, WRONG = "green", "red"
+
+
+def _pyplot():
+    """matplotlib's pyplot on its file-only backend, imported with the first figure drawn: it
+    takes most of a second, which --help and a rebuilt REPORT.md need not wait for."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path, rect=(0, 0, 1, 1)):
+    fig.tight_layout(rect=rect)
+    try:
+        with replaced_atomically(path) as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        _pyplot().close(fig)
+
+
+def _per_epoch_axes(ax):
+    """Whole-number epochs on x, and plain numbers on y: a loss of 2.302 is not 0.001 + 2.301."""
+    ax.xaxis.set_major_locator(_pyplot().MaxNLocator(integer=True))
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    ax.set_xlabel("epoch")
+    ax.grid(alpha=0.3)
+
+
+def plot_samples(images, labels, path, title="CIFAR-10 training images"):
+    """1.1.1: a few uint8 3x32x32 images, enlarged, each titled with its class."""
+    fig, axes = _pyplot().subplots(1, len(images), figsize=(2.2 * len(images), 2.6))
+    for ax, image, label in zip(axes, images, labels):
+        ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_title(CLASSES[int(label)])
+        ax.axis("off")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_curves(histories, best_epoch, title, path, metric, note=None):
+    """Figures 2-9, 14-15: training and validation loss ("loss") or accuracy ("acc") per epoch;
+    note, if given, is printed under the plot. Given several histories (one run's seeds), each
+    curve is their mean in a band from the lowest to the highest seed, and best_epoch is the
+    epoch of the best mean validation accuracy."""
+    histories = histories if isinstance(histories, list) else [histories]
+    n = len(histories)
+    fig, ax = _pyplot().subplots(figsize=(6.4, 4.2))
+    epochs = histories[0]["epoch"]
+    for key, style, label in ((f"train_{metric}", "o-", "training"), (f"val_{metric}", "s-", "validation")):
+        per_epoch = list(zip(*(h[key] for h in histories)))
+        line, = ax.plot(epochs[:len(per_epoch)], [sum(v) / n for v in per_epoch], style, ms=3,
+                        label=label + (f" (mean of {n} seeds; band: lowest to highest)" if n > 1 else ""))
+        if n > 1:
+            ax.fill_between(epochs[:len(per_epoch)], [min(v) for v in per_epoch], [max(v) for v in per_epoch],
+                            color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.axvline(best_epoch, color="grey", ls="--", lw=1,
+               label=f"best {'mean ' if n > 1 else ''}validation accuracy (epoch {best_epoch})")
+    _per_epoch_axes(ax)
+    ax.set_ylabel("cross-entropy loss" if metric == "loss" else "accuracy (%)")
+    ax.legend(fontsize=8 if n > 1 else None)
+    ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
+    lines = textwrap.wrap(note or "", 95, break_on_hyphens=False)
+    if lines:
+        fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=8)
+    _save(fig, path, rect=(0, 0.045 * len(lines), 1, 1))
+
+
+def plot_comparison(runs, path, title):
+    """1.3.5: validation accuracy and loss per epoch, one line per dropout p. A run given as
+    a list of histories (its seeds) is drawn as their mean, in a band from the lowest to the
+    highest seed."""
+    fig, (ax_acc, ax_loss) = _pyplot().subplots(1, 2, figsize=(11, 4.2))
+    for label, histories in runs.items():
+        histories = histories if isinstance(histories, list) else [histories]
+        epochs = histories[0]["epoch"]
+        n = len(histories)
+        for ax, key in ((ax_acc, "val_acc"), (ax_loss, "val_loss")):
+            per_epoch = list(zip(*(h[key] for h in histories)))
+            mean = [sum(v) / n for v in per_epoch]
+            line, = ax.plot(epochs[:len(mean)], mean, "o-", ms=3,
+                            label=label + (f" (mean of {n} seeds; band: lowest to highest)" if n > 1 else ""))
+            if n > 1:
+                ax.fill_between(epochs[:len(mean)], [min(v) for v in per_epoch], [max(v) for v in per_epoch],
+                                color=line.get_color(), alpha=0.2, linewidth=0)
+    for ax, ylabel in ((ax_acc, "validation accuracy (%)"), (ax_loss, "validation loss")):
+        _per_epoch_axes(ax)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    _save(fig, path)
+
+
+def plot_confusion(matrices, path, title):
+    """Test-set confusion counts, one panel per run: rows the true class (its accuracy in
+    the label), columns the predicted one, each row shaded by its share."""
+    fig, axes = _pyplot().subplots(1, len(matrices), figsize=(5.2 * len(matrices), 5.4), squeeze=False)
+    for ax, (label, counts) in zip(axes.flat, matrices.items()):
+        shares = [[c / max(sum(row), 1) for c in row] for row in counts]
+        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+        for i, row in enumerate(counts):
+            for j, c in enumerate(row):
+                ax.text(j, i, str(c), ha="center", va="center", fontsize=6.5,
+                        color="white" if shares[i][j] > 0.5 else "black")
+        ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=60, fontsize=7)
+        ax.set_yticks(range(len(CLASSES)), [f"{name} {100 * shares[i][i]:.0f}%" for i, name in enumerate(CLASSES)],
+                      fontsize=7)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class (its accuracy)")
+        ax.set_title("\n".join(textwrap.wrap(label, 48)), fontsize=9)
+    fig.suptitle(title, fontsize=11)
+    _save(fig, path)
+
+
+def prediction_colour(true, pred):
+    return RIGHT if int(true) == int(pred) else WRONG
+
+
+def plot_predictions(images, true, pred, probs, path, title):
+    """Figures 10-13: images titled true / predicted (probability), green if right, red if wrong."""
+    n = len(images)
+    cols = 5
+    rows = (n + cols - 1) // cols
+    fig, axes = _pyplot().subplots(rows, cols, figsize=(2.4 * cols, 3.2 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([])
+        if i >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(images[i].permute(1, 2, 0).numpy(), interpolation="nearest")
+        colour = prediction_colour(true[i], pred[i])
+        ax.set_title(f"#{i + 1} true: {CLASSES[int(true[i])]}\npred: {CLASSES[int(pred[i])]} "
+                     f"({float(probs[i][int(pred[i])]):.2f})", color=colour, fontsize=9)
+        for spine in ax.spines.values():
+            spine.set_edgecolor(colour)
+            spine.set_linewidth(3)
+    fig.suptitle(title, fontsize=11)
+    _save(fig, path)
+
+
+def plot_accuracy_against_time(runs, target, target_label, path, title, xlabel):
+    """1.3.7: validation accuracy against training minutes, one line per run ({label:
+    (minutes at the end of each epoch, validation accuracies)}), with the target marked."""
+    fig, ax = _pyplot().subplots(figsize=(7.2, 4.6))
+    for label, (minutes, accuracies) in runs.items():
+        ax.plot(minutes, accuracies, "o-", ms=3, label=label)
+    ax.axhline(target, color="grey", ls="--", lw=1, label=target_label)
+    ax.set_xlabel("\n".join(textwrap.wrap(xlabel, 90)), fontsize=8)
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_xlim(left=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)
+
+
+SAMPLES_FIGURE, SAMPLE_INDICES = "q1_1_1_samples.png", [0, 1, 2, 3]
+
+
+def titled(text, quick):
+    return text + (f" [{QUICK_MARK}]" if quick else "")
+
+
+def config_of(run):
+    """The TrainConfig a run's record says it trained (settings it lacks: their defaults)."""
+    saved = run.get("train_config") or {}
+    known = {f.name: f.default for f in fields(TrainConfig)}
+    return TrainConfig(**{k: tuple(v) if isinstance(known[k], tuple) else v for k, v in saved.items() if k in known})
+
+
+def heading(script, key, run):
+    """The title of a run's loss and accuracy figures, from its record."""
+    cfg = config_of(run)
+    if script == "q1_3_train":
+        text = (f"Question 1.3.4: baseline ConvNet (lr {cfg.lr}, momentum {cfg.momentum}, batch {cfg.batch_size}, "
+                f"dropout {cfg.dropout})")
+    elif script == "q1_3_dropout":
+        text = f"Question 1.3.5: dropout p = {key} (lr {cfg.lr}, momentum {cfg.momentum})"
+    else:
+        flags = run.get("flags") or []
+        return f"Question 1.3.7, {RECIPE_TITLES[key]}" + (f" with {' '.join(flags)}" if flags else "")
+    variant = [(k, v) for k, v in differences(cfg, TrainConfig()) if k in FOLDER_SETTINGS]
+    return text + (f"; {', '.join(as_words(variant))}" if variant else "")
+
+
+def prefix(script, key):
+    return {"q1_3_train": "q1_3_4", "q1_3_dropout": f"q1_3_5_dropout_{key}"}.get(script, f"q1_3_7_{key}")
+
+
+def loss_note(cfg):
+    """Why a regularized run's training loss can sit above its validation loss."""
+    causes = ([f"against label-smoothed targets (smoothing {cfg.label_smoothing}, so even a perfect "
+               f"model's loss stays above 0)"] if cfg.label_smoothing else []) + \
+        (["on augmented images (random crops and flips, harder than the originals)"] if cfg.augment else []) + \
+        ([f"with dropout {cfg.dropout} active"] if cfg.dropout else [])
+    if not (cfg.label_smoothing or cfg.augment):
+        return None
+    return ("Training loss sits above validation loss because it is measured during training "
+            + ", ".join(causes) + "; validation uses plain targets and images in eval mode.")
+
+
+def seed_histories(out, script, key, run, records=None):
+    """[history] of this run and the runs that differ from it only in seed, under out's seeds/
+    and ablation/ folders, in seed order; records: a cache shared by the calls of one redraw."""
+    seeds = same_but_seed(out, script, key, run.get("train_config") or {}, run.get("quick", False),
+                          (SEEDS_FOLDER, "ablation"), records)
+    return [run["history"] for run, _, _ in seeds.values()]
+
+
+def draw_curves(out, script, key, run, quick, records=None):
+    """A run's loss and accuracy figures (a band over its seeds where it has several);
+    returns their names."""
+    histories = seed_histories(out, script, key, {**run, "quick": quick}, records)
+    histories = histories if len(histories) > 1 else [run["history"]]
+    if len(histories) > 1:
+        mean_acc = [sum(v) / len(v) for v in zip(*(h["val_acc"] for h in histories))]
+        best = histories[0]["epoch"][max(range(len(mean_acc)), key=mean_acc.__getitem__)]
+    else:
+        best = run["best_val_epoch"]
+    names = []
+    for metric, word, suffix in (("loss", "Loss", "loss"), ("acc", "Accuracy", "accuracy")):
+        name = f"{prefix(script, key)}_{suffix}.png"
+        plot_curves(histories, best, titled(f"{heading(script, key, run)}: {word}", quick), Path(out) / name, metric,
+                    note=loss_note(config_of(run)) if metric == "loss" else None)
+        names.append(name)
+    return names
+
+
+def draw_samples(out, data, quick, indices=SAMPLE_INDICES):
+    """1.1.1: four training images with their classes."""
+    chosen = list(indices)  # a tensor indexed by a list of positions: no torch import here
+    plot_samples(data.train_images[chosen], data.train_labels[chosen], Path(out) / SAMPLES_FIGURE,
+                 titled(f"Question 1.1.1: {len(indices)} CIFAR-10 training images".replace("4 ", "four "), quick))
+    return SAMPLES_FIGURE
+
+
+def draw_predictions(out, data, predictions, best, quick):
+    """1.3.6: the ten test images fed raw and normalized, from the probabilities the record holds."""
+    images = data.test_images[predictions["indices"]]
+    names = []
+    for mode, word in (("raw", "without normalization"), ("normalized", "normalized")):
+        r = predictions[mode]
+        name = f"q1_3_6_predictions_{mode}.png"
+        plot_predictions(images, predictions["true"], r["pred"], r["probs"], Path(out) / name,
+                         titled(f"Question 1.3.6: dropout p = {best}, test images fed {word}: "
+                                f"{r['accuracy']:.0f}% right", quick))
+        names.append(name)
+    return names
+
+
+def draw_time(out, runs, quick):
+    """1.3.7: every recipe's validation accuracy against training time, on one axis."""
+    minutes, axis = minutes_axis(runs, out)
+    plot_accuracy_against_time({RECIPE_TITLES[k].split(" (")[0]: (minutes[k], run["history"]["val_acc"])
+                                for k, run in runs.items()}, TARGET,
+                               f"{TARGET}%: the report's student recipe (final test)", Path(out) / TIME_FIGURE,
+                               titled("1.3.7: validation accuracy against training time", quick), axis)
+    return TIME_FIGURE
+
+
+def draw_seed_bands(out, records=None):
+    """Redraw the curves of every run in out that has other seeds (as REPORT.md is rebuilt, so
+    a new seed's run widens the band)."""
+    records = {} if records is None else records
+    for script in ("q1_3_train", "q1_3_dropout", "q1_3_improve"):
+        record = read_record(Path(out) / f"{script}.json")
+        if not record:
+            continue
+        for key, run in runs_of(record, script).items():
+            if len(seed_histories(out, script, key, {**run, "quick": record.get("quick")}, records)) > 1:
+                draw_curves(out, script, key, run, record.get("quick"), records)
+
+
+class NoData(Exception):
+    """The images a figure shows cannot be read."""
+
+
+def redraw_folder(folder, images, records):
+    """Every figure the records in folder list; returns (names drawn, [(figure, why not)])."""
+    drawn, skipped = [], []
+    for script in SCRIPTS:
+        record = read_record(folder / f"{script}.json")
+        if not record:
+            continue
+        quick, listed = bool(record.get("quick")), set(record.get("figures") or [])
+        for key, run in runs_of(record, script).items():
+            if f"{prefix(script, key)}_loss.png" in listed:  # the figures its script kept
+                drawn += draw_curves(folder, script, key, run, quick, records)
+        wants_images = {"q1_1_data": [SAMPLES_FIGURE] if SAMPLES_FIGURE in listed else [],
+                        "q1_3_dropout": [f for f in listed if f.startswith("q1_3_6_") and f.endswith(".png")]}
+        if wants_images.get(script):
+            try:
+                data = images()
+                if script == "q1_1_data":
+                    drawn.append(draw_samples(folder, data, quick, record.get("sample_indices", SAMPLE_INDICES)))
+                else:
+                    drawn += draw_predictions(folder, data, record["predictions"], f"{record['best_dropout']:g}",
+                                              quick)
+            except NoData as why:
+                skipped += [(name, str(why)) for name in wants_images[script]]
+        if script == "q1_3_improve" and TIME_FIGURE in listed:
+            drawn.append(draw_time(folder, runs_of(record, script), quick))
+    drawn += [name for name in (draw_dropout_comparison(folder), draw_confusion(folder)) if name]
+    return drawn, skipped
+
+
+def result_folders(root):
+    """root and every folder under it that holds a script's record, in name order."""
+    root = Path(root)
+    found = {path.parent for path in root.rglob("q1_*.json")}
+    return sorted(found | ({root} if any(root.glob("q1_*.json")) else set()))
+
+
+def redraw(root, data_dir=None, skip_checksum=False):
+    """Redraw every figure under root; returns (figures drawn, [(path, why not drawn)],
+    damaged records)."""
+    cache = {}
+
+    def images():
+        if "data" not in cache:
+            from ..data import load_cifar10  # torch, only when a figure shows images: --help stays quick
+            try:
+                cache["data"] = load_cifar10(data_dir, offline=True, skip_checksum=skip_checksum)
+            except DataError as err:
+                cache["data"] = NoData(f"the images come from the data, which could not be read: {err}")
+        if isinstance(cache["data"], NoData):
+            raise cache["data"]
+        return cache["data"]
+
+    drawn, skipped, damaged, records = 0, [], [], {}
+    for folder in result_folders(root):
+        names, missing = redraw_folder(folder, images, records)
+        drawn += len(names)
+        skipped += [(folder / name, why) for name, why in missing]
+        damaged += damaged_records(folder)
+    return drawn, skipped, damaged
+
+
+def draw_dropout_comparison(out):
+    """1.3.5's comparison figure from out's sweep: each p (and the baseline as p = 0, its
+    settings said when they are not the sweep's) as the mean over its seeds, in a band
+    from the lowest to the highest. Returns the figure's name, or None without a sweep."""
+    record = read_record(Path(out) / "q1_3_dropout.json")
+    sweep = (record or {}).get("runs") or {}
+    if not sweep:
+        return None
+    seeds = seed_runs(out) if not record.get("quick") else {}
+    curves = {}
+    baseline = read_record(Path(out) / "q1_3_train.json", record.get("quick"))
+    if baseline and isinstance(baseline.get("history"), dict):
+        config = next(iter(sweep.values())).get("train_config") or {}
+        other = [(k, v) for k, v in differences(baseline.get("train_config") or {}, config) if k != "dropout"]
+        label = "p = 0 (baseline" + (f", trained with {', '.join(as_words(other))})" if other else ")")
+        curves[label] = [run["history"] for _, run, _, _ in seeds.get("baseline", [])] or [baseline["history"]]
+    for p, run in sweep.items():
+        curves[f"p = {p}"] = [r["history"] for _, r, _, _ in seeds.get(f"dropout {p}", [])] or [run["history"]]
+    title = titled("Question 1.3.5: validation accuracy and loss for each dropout p", record.get("quick"))
+    plot_comparison(curves, Path(out) / DROPOUT_FIGURE, title)
+    return DROPOUT_FIGURE
+
+
+def draw_confusion(out):
+    """The confusion figure, when some run kept its counts; returns its name, or None."""
+    found, _ = confusion_runs(out)
+    if found:
+        plot_confusion(dict(found), Path(out) / CONFUSION_FIGURE, "Test-set confusion counts (rows: true class)")
+        return CONFUSION_FIGURE
+    return None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=cli.HelpFormatter)
+    parser.add_argument("folder", nargs="?", default="figures", help="a results folder (the scripts' --out)")
+    cli.add_data_flags(parser)
+    args = parser.parse_args(argv)
+    root = Path(args.folder)
+    if not root.is_dir():
+        sys.exit(f"error: {root} is not a folder; pass a results folder (the scripts' --out, figures/ by default).")
+    started = time.perf_counter()
+    drawn, skipped, damaged = redraw(root, args.data_dir, args.skip_checksum)
+    print(f"redrew {drawn} figures under {root} in {time.perf_counter() - started:.1f} s")
+    for path, why in skipped:
+        print(f"not redrawn: {path}: {why}", file=sys.stderr)
+    for line in damaged:
+        print(f"warning: {line}", file=sys.stderr)
+    if skipped or damaged:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
