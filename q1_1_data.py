@@ -50,14 +50,25 @@ def main():
 
     computed_mean, computed_std = mean_and_std(data.train_images)
     mean_digits, std_digits = agreement(GIVEN_MEAN, computed_mean), agreement(GIVEN_STD, computed_std)
-    print(f"1.1.3 mean_and_std of the raw training images: mean {fmt(computed_mean, 5)}, std {fmt(computed_std, 5)}")
+    print(
+        f"1.1.3 mean_and_std of the raw training images: mean {fmt(computed_mean, 5)}, std "
+        f"{fmt(computed_std, 5)}"
+    )
     print(f"      given: mean {fmt(GIVEN_MEAN, 5)}, std {fmt(GIVEN_STD, 5)}")
-    print(f"      the given mean agrees to {decimals(mean_digits)} "
-          f"(largest difference {float((computed_mean - torch.tensor(GIVEN_MEAN, dtype=torch.float64)).abs().max()):.5f}), "
-          f"the given std to {decimals(std_digits)} "
-          f"(largest difference {float((computed_std - torch.tensor(GIVEN_STD, dtype=torch.float64)).abs().max()):.5f})"
-          + ("" if data.checksum_verified else "; this copy's checksums were not verified, so "
-             "its pixels may differ slightly from the original files"))
+    print(
+        f"      the given mean agrees to {decimals(mean_digits)} "
+        "(largest difference "
+        f"{float((computed_mean - torch.tensor(GIVEN_MEAN, dtype=torch.float64)).abs().max()):.5f}), "
+        f"the given std to {decimals(std_digits)} "
+        "(largest difference "
+        f"{float((computed_std - torch.tensor(GIVEN_STD, dtype=torch.float64)).abs().max()):.5f})"
+        + (
+            ""
+            if data.checksum_verified
+            else "; this copy's checksums were not verified, so "
+            "its pixels may differ slightly from the original files"
+        )
+    )
 
     how = f"random_split (seed {args.seed})" if args.val_split == "random" else "the last images held out"
     print(f"1.1.4 {how}: {len(train_idx)} training and {len(val_idx)} validation images")

@@ -27,14 +27,22 @@ def main():
     started = time.perf_counter()
     model = ConvNet(args.dropout, args.activation, dropout_after=args.dropout_after)
     rows = layer_table(model)
-    print(f"1.2.1 the ConvNet ({args.activation}, dropout {args.dropout} after {args.dropout_after.replace('_', ' ')}), "
-          f"input 3 x 32 x 32:")
+    print(
+        f"1.2.1 the ConvNet ({args.activation}, dropout {args.dropout} after "
+        f"{args.dropout_after.replace('_', ' ')}), "
+        f"input 3 x 32 x 32:"
+    )
     print(f"  {'layer':<10} {'type':<10} {'output shape':<16} {'parameters':>10}")
     for row in rows:
-        print(f"  {row['name']:<10} {row['type']:<10} {' x '.join(map(str, row['output_shape'])):<16} {row['params']:>10,}")
+        print(
+            f"  {row['name']:<10} {row['type']:<10} {' x '.join(map(str, row['output_shape'])):<16} "
+            f"{row['params']:>10,}"
+        )
     total = count_params(model)
     print(f"  total parameters: {total:,}")
-    path = write_record(args, SCRIPT, torch.device("cpu"), NO_DATA, {"layers": rows, "total_params": total}, [], started)
+    path = write_record(
+        args, SCRIPT, torch.device("cpu"), NO_DATA, {"layers": rows, "total_params": total}, [], started
+    )
     print(f"wrote {path}")
     return args.out
 

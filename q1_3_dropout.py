@@ -63,9 +63,13 @@ def main():
     cli.add_training_flags(parser, shown=TrainConfig(**BASELINE), exclude=("dropout",))
     parser.add_argument("--dropouts", type=cli.unit_interval, nargs="+", default=[0.2, 0.5, 0.8],
                         help="dropout probabilities p to train")
-    parser.add_argument("--images", type=int, nargs="+",
-                        help="test-set indices of the images shown in 1.3.6 (default: ten drawn by a "
-                             "shuffle of the test set seeded with --seed, as the report's shuffled loader did)")
+    parser.add_argument(
+        "--images",
+        type=int,
+        nargs="+",
+        help="test-set indices of the images shown in 1.3.6 (default: ten drawn by a "
+        "shuffle of the test set seeded with --seed, as the report's shuffled loader did)",
+    )
     args = cli.parse(parser)
     # Heavy imports after parsing: --help answers at once.
     from common.checkpoint import Checkpoints
@@ -75,7 +79,9 @@ def main():
     from common.train import train_or_reuse
     from common.results import data_info, read_record, write_record
     started = time.perf_counter()
-    configs = {f"{p:g}": cli.config_from_args(args, BASELINE, QUICK["dropout"], dropout=p) for p in args.dropouts}
+    configs = {
+        f"{p:g}": cli.config_from_args(args, BASELINE, QUICK["dropout"], dropout=p) for p in args.dropouts
+    }
     device = cli.pick_device(args.device)
     data, train_idx, val_idx = load_data(args)
     if args.images is None:
@@ -85,7 +91,11 @@ def main():
         raise UsageError(f"--images {' '.join(map(str, bad))}: test images are numbered 0 to "
                          f"{len(data.test_labels) - 1}.")
     tensors = to_device(data, train_idx, val_idx, device)
-    earlier = ((read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}).get("runs") or {}) if args.resume else {}
+    earlier = (
+        ((read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}).get("runs") or {})
+        if args.resume
+        else {}
+    )
 
     runs, models = {}, {}
 
@@ -93,11 +103,18 @@ def main():
         """Train p = key, or reuse its finished run (whose weights are needed only if it is
         the best one)."""
         cfg = configs[key]
-        result, model = train_or_reuse(cfg, tensors, device, checkpoints=Checkpoints.of_run(args, f"{SCRIPT}_p{key}"),
-                                       resume=args.resume, earlier=earlier_run, label=f"1.3.5 p = {key}",
-                                       announce=f"1.3.5 p = {key}: training {cfg.epochs} "
-                                                f"epoch{'s' if cfg.epochs != 1 else ''} on {len(train_idx)} images, "
-                                                f"device {device}")
+        result, model = train_or_reuse(
+            cfg,
+            tensors,
+            device,
+            checkpoints=Checkpoints.of_run(args, f"{SCRIPT}_p{key}"),
+            resume=args.resume,
+            earlier=earlier_run,
+            label=f"1.3.5 p = {key}",
+            announce=f"1.3.5 p = {key}: training {cfg.epochs} "
+            f"epoch{'s' if cfg.epochs != 1 else ''} on {len(train_idx)} images, "
+            f"device {device}",
+        )
         run = {**result, "train_config": as_dict(cfg)}
         runs[key] = {**run, "figures": draw_curves(args.out, SCRIPT, key, run, args.quick)}
         if model is not None:
@@ -125,13 +142,23 @@ def main():
             shown = predictions_of_best(args, data, device, best, models[best])
         else:
             print(f"1.3.6 p = {best} is another sweep's run in {args.out}: its 1.3.6 results are kept")
-            shown = earlier["predictions"], [f for f in earlier.get("figures") or [] if f.startswith("q1_3_6_")]
+            shown = (
+                earlier["predictions"],
+                [f for f in earlier.get("figures") or [] if f.startswith("q1_3_6_")],
+            )
         result, shown_figures = shown
         figures = [f for r in every.values() for f in r.get("figures") or []]
         figures.append(DROPOUT_FIGURE)  # drawn with every seed's runs as REPORT.md is rebuilt
         figures += shown_figures
-        path = write_record(args, SCRIPT, device, data_info(data, train_idx, val_idx),
-                            {"runs": every, "best_dropout": float(best), "predictions": result}, figures, started)
+        path = write_record(
+            args,
+            SCRIPT,
+            device,
+            data_info(data, train_idx, val_idx),
+            {"runs": every, "best_dropout": float(best), "predictions": result},
+            figures,
+            started,
+        )
     print(f"wrote {len(figures)} figures and tables to {args.out}, and {path}")
     return args.out
 

@@ -1,9 +1,9 @@
 """Question 1.3.7: the student's improved model, and far better ones in a similar time.
 
-    python q1_3_improve.py                      # --recipe best: airbench-style whitened net, Muon
-    python q1_3_improve.py --recipe student     # lr 0.01, momentum 0.85, dropout 0.55, GELU
-    python q1_3_improve.py --recipe bn_onecycle # the earlier best: BN, augmentation, one-cycle, 20 epochs
-    python q1_3_improve.py --no-lookahead --epochs 4 --out figures/ablation/best_no_lookahead_4ep  # an ablation
+python q1_3_improve.py                      # --recipe best: airbench-style whitened net, Muon
+python q1_3_improve.py --recipe student     # lr 0.01, momentum 0.85, dropout 0.55, GELU
+python q1_3_improve.py --recipe bn_onecycle # the earlier best: BN, augmentation, one-cycle, 20 epochs
+python q1_3_improve.py --no-lookahead --epochs 4 --out figures/ablation/best_no_lookahead_4ep  # an ablation
 """
 import re
 import time
@@ -39,24 +39,38 @@ def main():
     device = cli.pick_device(args.device)
     data, train_idx, val_idx = load_data(args)
     settings = ", ".join(as_words(differences(cfg, TrainConfig(seed=cfg.seed))))
-    print(f"1.3.7 recipe {args.recipe}: {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} on {len(train_idx)} "
-          f"images, device {device}; settings beside the baseline's: {settings}")
+    print(
+        f"1.3.7 recipe {args.recipe}: {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} on {len(train_idx)} "
+        f"images, device {device}; settings beside the baseline's: {settings}"
+    )
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", " ".join(flags)).strip("_")
     earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}
     name = f"{SCRIPT}_{args.recipe}" + (f"_{slug}" if slug else "")
-    result, _ = train_or_reuse(cfg, to_device(data, train_idx, val_idx, device), device,
-                               checkpoints=Checkpoints.of_run(args, name), resume=args.resume,
-                               earlier=(earlier.get("runs") or {}).get(args.recipe), label=f"1.3.7 {args.recipe}")
-    figures = draw_curves(args.out, SCRIPT, args.recipe, {**result, "train_config": as_dict(cfg), "flags": flags},
-                          args.quick)
-    print(f"1.3.7 {args.recipe}: best validation {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}, "
-          f"final test {result['final_test_acc']:.2f}%, {result['epoch_seconds']:.0f} s an epoch")
+    result, _ = train_or_reuse(
+        cfg,
+        to_device(data, train_idx, val_idx, device),
+        device,
+        checkpoints=Checkpoints.of_run(args, name),
+        resume=args.resume,
+        earlier=(earlier.get("runs") or {}).get(args.recipe),
+        label=f"1.3.7 {args.recipe}",
+    )
+    figures = draw_curves(
+        args.out, SCRIPT, args.recipe, {**result, "train_config": as_dict(cfg), "flags": flags}, args.quick
+    )
+    print(
+        f"1.3.7 {args.recipe}: best validation {result['best_val_acc']:.2f}% at epoch "
+        f"{result['best_val_epoch']}, "
+        f"final test {result['final_test_acc']:.2f}%, {result['epoch_seconds']:.0f} s an epoch"
+    )
 
     # Other recipes' runs may be written into this folder meanwhile, or at the same time: under
     # the folder's lock, read them again and keep them.
     with locked(args.out):
         earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}
-        runs = {k: v for k, v in (earlier.get("runs") or {}).items() if k != args.recipe and isinstance(v, dict)}
+        runs = {
+            k: v for k, v in (earlier.get("runs") or {}).items() if k != args.recipe and isinstance(v, dict)
+        }
         kept_figures = [f for f in earlier.get("figures") or []
                         if not f.startswith(f"q1_3_7_{args.recipe}_") and f != TIME_FIGURE]
         runs[args.recipe] = {**result, "recipe": args.recipe, "train_config": as_dict(cfg), "flags": flags}

@@ -28,9 +28,15 @@ def pack(shared, carry):
             opening = opening[:-1]
     bodies = b"".join(f[len(opening):] for f in files)
     carry.mkdir(parents=True, exist_ok=True)
-    np.savez(carry / PACKED, opening=np.frombuffer(opening, np.uint8), bodies=np.frombuffer(bodies, np.uint8),
-             offsets=offsets - np.arange(len(offsets)) * len(opening), labels=source["labels"],
-             is_test=source["is_test"], sha256=np.frombuffer(hashlib.sha256(jpeg.tobytes()).digest(), np.uint8))
+    np.savez(
+        carry / PACKED,
+        opening=np.frombuffer(opening, np.uint8),
+        bodies=np.frombuffer(bodies, np.uint8),
+        offsets=offsets - np.arange(len(offsets)) * len(opening),
+        labels=source["labels"],
+        is_test=source["is_test"],
+        sha256=np.frombuffer(hashlib.sha256(jpeg.tobytes()).digest(), np.uint8),
+    )
     shutil.copy(shared / "build_batches.py", carry / "build_batches.py")
     print(f"packed {len(files)} JPEG files sharing a {len(opening)}-byte opening: "
           f"{(carry / PACKED).stat().st_size / 2**20:.1f} MiB in {carry / PACKED}")

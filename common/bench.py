@@ -2,7 +2,7 @@
 
     python -m common.bench --device cpu
     python -m common.bench --device cpu --data-dir data --skip-checksum --repeats 3
-    python -m common.bench --device cpu --recipes     # each recipe's whole training time against the baseline's
+    python -m common.bench --device cpu --recipes     # each recipe's whole training time against the baseline
     python -m common.bench --device cpu --what precision   # only fp32 against bf16
 
 By default it measures the pipelines, then fp32 against bf16 training for the report's net and
@@ -29,12 +29,22 @@ def main():
     parser.add_argument("--batch-size", type=cli.positive_int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the naive pipeline")
     parser.add_argument("--repeats", type=cli.positive_int, default=3)
-    parser.add_argument("--out", default="figures", help="where the JSON of the numbers goes ('' for nowhere)")
-    parser.add_argument("--what", nargs="+", choices=["pipeline", "precision"], default=["pipeline", "precision"],
-                        help="pipeline: the naive pipeline against this package's; precision: fp32 against bf16")
-    parser.add_argument("--recipes", action="store_true",
-                        help="instead: each recipe's whole training time (epochs x a timed epoch and validation pass) "
-                             "against the baseline's, and whether the best recipe's is within 1.5x")
+    parser.add_argument(
+        "--out", default="figures", help="where the JSON of the numbers goes ('' for nowhere)"
+    )
+    parser.add_argument(
+        "--what",
+        nargs="+",
+        choices=["pipeline", "precision"],
+        default=["pipeline", "precision"],
+        help="pipeline: the naive pipeline against this package's; precision: fp32 against bf16",
+    )
+    parser.add_argument(
+        "--recipes",
+        action="store_true",
+        help="instead: each recipe's whole training time (epochs x a timed epoch and validation pass) "
+        "against the baseline's, and whether the best recipe's is within 1.5x",
+    )
     args = parser.parse_args()
     # Heavy imports after parsing: --help answers at once.
     import torch

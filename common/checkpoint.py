@@ -43,7 +43,9 @@ def load(path, wanted_keys):
         # torch's own message advises weights_only=False, which would run the file: keep only
         # what it found wrong.
         text = " ".join(str(err).split())
-        found = re.search(r"(?:WeightsUnpickler error:|trusted source\.)\s*(.*?)\s*(Check the documentation|$)", text)
+        found = re.search(
+            r"(?:WeightsUnpickler error:|trusted source\.)\s*(.*?)\s*(Check the documentation|$)", text
+        )
         detail = found.group(1) if found else text.split(". ")[0]
         raise DataError(f"{path} could not be read as a checkpoint of this package "
                         f"({type(err).__name__}: {detail[:200]}). It is truncated, damaged, "
@@ -82,7 +84,9 @@ class Checkpoints:
     def path(self, kind):
         return Path(self.folder) / f"{self.name}_{kind}.pt"
 
-    def save_epoch(self, cfg, epoch, model, optimizer, scheduler, shuffle, history, steps, best, lookahead=None):
+    def save_epoch(
+        self, cfg, epoch, model, optimizer, scheduler, shuffle, history, steps, best, lookahead=None
+    ):
         """Everything --resume needs to go on exactly where this epoch ended."""
         make_folder(self.folder)
         save({"config": as_dict(cfg), "epoch": epoch, "model": model.state_dict(),
@@ -118,10 +122,12 @@ class Checkpoints:
                     average.copy_(state["lookahead"][name])
             torch.set_rng_state(state["torch_rng"])
         except (RuntimeError, KeyError, ValueError, TypeError) as error:
-            raise DataError(f"--resume found {path}, but its weights do not fit this version of the "
-                            f"model (an older package made it: {str(error).strip().splitlines()[-1].strip()}). "
-                            f"Move or delete that file, or rerun without --resume to start this run "
-                            f"again from epoch 1.") from None
+            raise DataError(
+                f"--resume found {path}, but its weights do not fit this version of the "
+                f"model (an older package made it: {str(error).strip().splitlines()[-1].strip()}). "
+                f"Move or delete that file, or rerun without --resume to start this run "
+                f"again from epoch 1."
+            ) from None
         if torch.cuda.is_available() and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         if mps_available() and state.get("mps_rng") is not None:

@@ -5,7 +5,16 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from .config import QUICK_TEST, QUICK_TRAIN, QUICK_VAL, TrainConfig, as_words, default_data_dir, differences, plain
+from .config import (
+    QUICK_TEST,
+    QUICK_TRAIN,
+    QUICK_VAL,
+    TrainConfig,
+    as_words,
+    default_data_dir,
+    differences,
+    plain,
+)
 from .errors import DataError, Diverged, Interrupted, OutputError, UsageError
 
 
@@ -45,11 +54,17 @@ def add_data_flags(p, shown=True):
     """The data flags; shown=False accepts them without offering them in --help."""
     def text(words):
         return words if shown else argparse.SUPPRESS
-    p.add_argument("--data-dir", default=default_data_dir(),
-                   help=text("folder holding (or receiving) cifar-10-batches-py/; $CIFAR10_DIR sets the default"))
+    p.add_argument(
+        "--data-dir",
+        default=default_data_dir(),
+        help=text("folder holding (or receiving) cifar-10-batches-py/; $CIFAR10_DIR sets the default"),
+    )
     p.add_argument("--offline", action="store_true", help=text("never download; missing data is an error"))
-    p.add_argument("--skip-checksum", action="store_true",
-                   help=text("accept batch files whose MD5 differs from the published ones (a re-encoded copy)"))
+    p.add_argument(
+        "--skip-checksum",
+        action="store_true",
+        help=text("accept batch files whose MD5 differs from the published ones (a re-encoded copy)"),
+    )
 
 
 def base_parser(description, reads_data=True):
@@ -58,22 +73,38 @@ def base_parser(description, reads_data=True):
     line fits every script, but does not offer them."""
     p = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     add_data_flags(p, shown=reads_data)
-    p.add_argument("--out", help=f"where figures and JSON go (default: {FULL_OUT}/, or {QUICK_OUT}/ under --quick, "
-                                 f"so a smoke run never touches full results)")
+    p.add_argument(
+        "--out",
+        help=f"where figures and JSON go (default: {FULL_OUT}/, or {QUICK_OUT}/ under --quick, "
+        f"so a smoke run never touches full results)",
+    )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="auto: cuda, then mps, then cpu" if reads_data else argparse.SUPPRESS)
-    p.add_argument("--seed", type=int, default=0, help="seeds the split, the initial weights and the batch order"
-                   if reads_data else argparse.SUPPRESS)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the split, the initial weights and the batch order" if reads_data else argparse.SUPPRESS,
+    )
     # The split's flags come from its TrainConfig fields (they are part of what a run trained).
     for name, kind in (("val_size", positive_int), ("val_split", None)):
         f = TRAIN_FIELDS[name]
-        p.add_argument("--" + name.replace("_", "-"), type=kind, default=f.default, choices=f.metadata["choices"],
-                       help=f.metadata["help"] if reads_data else argparse.SUPPRESS)
-    p.add_argument("--quick", action="store_true",
-                   help=f"smoke run: {QUICK_TRAIN - QUICK_VAL} training, {QUICK_VAL} validation and {QUICK_TEST} "
-                        f"test images, a few epochs with settings that learn fast (printed, and kept in the "
-                        f"JSON); under a minute on 2 CPU cores; every output still written and marked quick"
-                   if reads_data else f"write to {QUICK_OUT}/, marked quick, like the other scripts' smoke runs")
+        p.add_argument(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            default=f.default,
+            choices=f.metadata["choices"],
+            help=f.metadata["help"] if reads_data else argparse.SUPPRESS,
+        )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {QUICK_TRAIN - QUICK_VAL} training, {QUICK_VAL} validation and {QUICK_TEST} "
+        f"test images, a few epochs with settings that learn fast (printed, and kept in the "
+        f"JSON); under a minute on 2 CPU cores; every output still written and marked quick"
+        if reads_data
+        else f"write to {QUICK_OUT}/, marked quick, like the other scripts' smoke runs",
+    )
     return p
 
 
@@ -90,7 +121,9 @@ def add_training_flags(parser, shown=None, recipe=False, exclude=()):
         if not meta["flag"] or (meta["recipe_only"] and not recipe) or f.name in exclude:
             continue
         flag = "--" + f.name.replace("_", "-")
-        text = meta["help"] + (f" (default: {plain(getattr(shown, f.name))})" if shown else " (default: the recipe's)")
+        text = meta["help"] + (
+            f" (default: {plain(getattr(shown, f.name))})" if shown else " (default: the recipe's)"
+        )
         if isinstance(f.default, bool):
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif isinstance(f.default, tuple):
@@ -134,9 +167,11 @@ def config_from_args(args, recipe, quick, **fixed):
                               "val_split": args.val_split})
         changed = differences(cfg, full)
         args.quick_settings = dict(changed)
-        print(f"--quick: a smoke run on at most {QUICK_TRAIN - QUICK_VAL} training, {QUICK_VAL} validation and "
-              f"{QUICK_TEST} test images with {', '.join(as_words(changed)) or 'the full settings'} "
-              f"(the full run: {', '.join(as_words(differences(full, cfg))) or 'the same'})")
+        print(
+            f"--quick: a smoke run on at most {QUICK_TRAIN - QUICK_VAL} training, {QUICK_VAL} validation and "
+            f"{QUICK_TEST} test images with {', '.join(as_words(changed)) or 'the full settings'} "
+            f"(the full run: {', '.join(as_words(differences(full, cfg))) or 'the same'})"
+        )
     for f in fields(TrainConfig):  # the JSON's "config" then records what was trained
         if f.metadata["flag"] and hasattr(args, f.name) and f.name not in fixed:
             setattr(args, f.name, plain(getattr(cfg, f.name)))
@@ -171,10 +206,12 @@ def full_results_in(out):
 def refuse_quick_over_full(out):
     full = full_results_in(out)
     if full:
-        raise UsageError(f"--out {out} holds full results ({', '.join(full)}), and a smoke run (--quick) never "
-                         f"replaces them. Without --out, smoke runs write to {QUICK_OUT}/; pass that or another "
-                         f"folder. To replace the full results on purpose, move or delete those files first, "
-                         f"or rerun the full command.")
+        raise UsageError(
+            f"--out {out} holds full results ({', '.join(full)}), and a smoke run (--quick) never "
+            f"replaces them. Without --out, smoke runs write to {QUICK_OUT}/; pass that or another "
+            f"folder. To replace the full results on purpose, move or delete those files first, "
+            f"or rerun the full command."
+        )
 
 
 def parse(parser, argv=None):

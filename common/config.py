@@ -62,36 +62,59 @@ class TrainConfig:
     dropout: float = setting(0.0, "probability of zeroing an activation in each dropout layer")
     # The report never says where its dropout layers sit; the course's sheet (1.3.5) puts one
     # after each max-pool and one after the hidden fully-connected layer.
-    dropout_after: str = setting("pools", "where the dropout layers sit: pools (after each max-pool, this "
-                                 "package's reading of the report) or pools_and_fc (after each max-pool and after "
-                                 "the hidden fully-connected layer's activation, the course sheet's 1.3.5)",
-                                 choices=DROPOUT_PLACES)
+    dropout_after: str = setting(
+        "pools",
+        "where the dropout layers sit: pools (after each max-pool, this "
+        "package's reading of the report) or pools_and_fc (after each max-pool and after "
+        "the hidden fully-connected layer's activation, the course sheet's 1.3.5)",
+        choices=DROPOUT_PLACES,
+    )
     activation: str = setting("relu", "the nonlinearity after each conv and hidden layer", recipe_only=True,
                               choices=("relu", "gelu"))
     seed: int = setting(0, "", flag=False)  # every script's --seed sets it
     # The split is every data script's (cli.base_parser makes these flags from the fields).
     val_size: int = setting(5000, "validation images held out of the 50,000 training images", flag=False)
-    val_split: str = setting("random", "which training images are held out for validation: random (a seeded "
-                             "random --val-size, this package's reading of the report's random_split) or last "
-                             "(the last --val-size images, the course sheet's 1.1.3 with --val-size 1000)",
-                             flag=False, choices=VAL_SPLITS)
+    val_split: str = setting(
+        "random",
+        "which training images are held out for validation: random (a seeded "
+        "random --val-size, this package's reading of the report's random_split) or last "
+        "(the last --val-size images, the course sheet's 1.1.3 with --val-size 1000)",
+        flag=False,
+        choices=VAL_SPLITS,
+    )
     log_every: int = setting(200, "steps between progress lines and log entries", flag=False)
-    precision: str = setting("fp32", "fp32, or bf16: the training forward pass and loss autocast to bfloat16 (the "
-                             "weights, optimizer state and evaluation stay fp32); on a CPU only where it has native "
-                             "bfloat16 (avx512_bf16 or amx_bf16)", choices=PRECISIONS)
+    precision: str = setting(
+        "fp32",
+        "fp32, or bf16: the training forward pass and loss autocast to bfloat16 (the "
+        "weights, optimizer state and evaluation stay fp32); on a CPU only where it has native "
+        "bfloat16 (avx512_bf16 or amx_bf16)",
+        choices=PRECISIONS,
+    )
     # Beyond the report (1.3.7 "best" recipe); the defaults leave the report's loop unchanged.
-    net: str = setting("convnet", "convnet: the report's network (stages of conv-conv-pool, then two linear "
-                       "layers); whitened: airbench's (a whitening first layer, stages of conv-pool-norm-conv-norm, "
-                       "a global max-pool and one linear layer)", recipe_only=True, choices=NETS)
+    net: str = setting(
+        "convnet",
+        "convnet: the report's network (stages of conv-conv-pool, then two linear "
+        "layers); whitened: airbench's (a whitening first layer, stages of conv-pool-norm-conv-norm, "
+        "a global max-pool and one linear layer)",
+        recipe_only=True,
+        choices=NETS,
+    )
     widths: tuple = setting((32, 64), "channels of each conv stage", recipe_only=True, metavar="N")
     whiten: bool = setting(True, "whitened net: the first layer fixed to whiten 2x2 patches of the training "
                            "images (else learned)", recipe_only=True)
     batch_norm: bool = setting(False, "batch norm after every conv", recipe_only=True)
-    weight_decay: float = setting(0.0, "L2 weight decay on weights (not on biases or norms)", recipe_only=True)
+    weight_decay: float = setting(
+        0.0, "L2 weight decay on weights (not on biases or norms)", recipe_only=True
+    )
     nesterov: bool = setting(False, "Nesterov momentum", recipe_only=True)
-    optimizer: str = setting("sgd", "sgd: SGD for every parameter; muon: each conv filter bank's momentum "
-                             "orthogonalized (Newton-Schulz, Keller Jordan's Muon) and the bank kept at a fixed "
-                             "norm, SGD for the rest", recipe_only=True, choices=OPTIMIZERS)
+    optimizer: str = setting(
+        "sgd",
+        "sgd: SGD for every parameter; muon: each conv filter bank's momentum "
+        "orthogonalized (Newton-Schulz, Keller Jordan's Muon) and the bank kept at a fixed "
+        "norm, SGD for the rest",
+        recipe_only=True,
+        choices=OPTIMIZERS,
+    )
     filter_lr: float = setting(0.12, "muon: the conv filters' learning rate (a step's size relative to the "
                                "filters' norm)", recipe_only=True)
     filter_momentum: float = setting(0.6, "muon: the conv filters' momentum", recipe_only=True)
@@ -126,36 +149,70 @@ class TrainConfig:
             (self.batch_size >= 1, f"--batch-size must be 1 or more (got {self.batch_size})"),
             (self.lr > 0 and math.isfinite(self.lr), f"--lr must be a positive number (got {self.lr})"),
             (0 <= self.momentum < 1, f"--momentum must be in [0, 1) (got {self.momentum})"),
-            (0 <= self.dropout < 1, f"--dropout must be in [0, 1): p is the probability of zeroing "
-                                    f"an activation, and p = 1 zeroes them all (got {self.dropout})"),
-            (self.weight_decay >= 0 and math.isfinite(self.weight_decay),
-             f"--weight-decay must be 0 or more (got {self.weight_decay})"),
-            (0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1): it is the share of each "
-                                            f"target spread evenly over all classes (got {self.label_smoothing})"),
-            (self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)} (got {self.schedule})"),
+            (
+                0 <= self.dropout < 1,
+                f"--dropout must be in [0, 1): p is the probability of zeroing "
+                f"an activation, and p = 1 zeroes them all (got {self.dropout})",
+            ),
+            (
+                self.weight_decay >= 0 and math.isfinite(self.weight_decay),
+                f"--weight-decay must be 0 or more (got {self.weight_decay})",
+            ),
+            (
+                0 <= self.label_smoothing < 1,
+                f"--label-smoothing must be in [0, 1): it is the share of each "
+                f"target spread evenly over all classes (got {self.label_smoothing})",
+            ),
+            (
+                self.schedule in SCHEDULES,
+                f"--schedule must be one of {', '.join(SCHEDULES)} (got {self.schedule})",
+            ),
             (0 < self.warmup < 1, f"--warmup must be between 0 and 1 (got {self.warmup})"),
-            (len(self.lr_ends) == 2 and all(0 < f <= 1 for f in self.lr_ends),
-             f"--lr-ends takes two fractions of lr in (0, 1]: the first and the last step's (got {self.lr_ends})"),
-            (self.bias_lr_scale > 0 and math.isfinite(self.bias_lr_scale),
-             f"--bias-lr-scale must be a positive number (got {self.bias_lr_scale})"),
+            (
+                len(self.lr_ends) == 2 and all(0 < f <= 1 for f in self.lr_ends),
+                "--lr-ends takes two fractions of lr in (0, 1]: the first and the last step's (got "
+                f"{self.lr_ends})",
+            ),
+            (
+                self.bias_lr_scale > 0 and math.isfinite(self.bias_lr_scale),
+                f"--bias-lr-scale must be a positive number (got {self.bias_lr_scale})",
+            ),
             (0 <= self.crop_pad <= 16, f"--crop-pad must be between 0 and 16 pixels (got {self.crop_pad})"),
-            (self.optimizer in OPTIMIZERS,
-             f"--optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer})"),
-            (self.filter_lr > 0 and math.isfinite(self.filter_lr),
-             f"--filter-lr must be a positive number (got {self.filter_lr})"),
-            (0 <= self.filter_momentum < 1, f"--filter-momentum must be in [0, 1) (got {self.filter_momentum})"),
-            (self.dropout_after in DROPOUT_PLACES,
-             f"--dropout-after must be one of {', '.join(DROPOUT_PLACES)} (got {self.dropout_after})"),
-            (self.val_split in VAL_SPLITS, f"--val-split must be one of {', '.join(VAL_SPLITS)} (got {self.val_split})"),
+            (
+                self.optimizer in OPTIMIZERS,
+                f"--optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer})",
+            ),
+            (
+                self.filter_lr > 0 and math.isfinite(self.filter_lr),
+                f"--filter-lr must be a positive number (got {self.filter_lr})",
+            ),
+            (
+                0 <= self.filter_momentum < 1,
+                f"--filter-momentum must be in [0, 1) (got {self.filter_momentum})",
+            ),
+            (
+                self.dropout_after in DROPOUT_PLACES,
+                f"--dropout-after must be one of {', '.join(DROPOUT_PLACES)} (got {self.dropout_after})",
+            ),
+            (
+                self.val_split in VAL_SPLITS,
+                f"--val-split must be one of {', '.join(VAL_SPLITS)} (got {self.val_split})",
+            ),
             (self.val_size >= 1, f"--val-size must be 1 or more (got {self.val_size})"),
-            (self.precision in PRECISIONS,
-             f"--precision must be one of {', '.join(PRECISIONS)} (got {self.precision})"),
+            (
+                self.precision in PRECISIONS,
+                f"--precision must be one of {', '.join(PRECISIONS)} (got {self.precision})",
+            ),
             (self.net in NETS, f"--net must be one of {', '.join(NETS)} (got {self.net})"),
-            (self.net != "whitened" or len(self.widths) <= 4,
-             f"--net whitened halves a 31-pixel image at each stage, so it takes at most 4 widths "
-             f"(got {len(self.widths)})"),
-            (all(w >= 1 for w in self.widths) and len(self.widths) >= 1,
-             f"--widths must be whole numbers of 1 or more (got {self.widths})"),
+            (
+                self.net != "whitened" or len(self.widths) <= 4,
+                f"--net whitened halves a 31-pixel image at each stage, so it takes at most 4 widths "
+                f"(got {len(self.widths)})",
+            ),
+            (
+                all(w >= 1 for w in self.widths) and len(self.widths) >= 1,
+                f"--widths must be whole numbers of 1 or more (got {self.widths})",
+            ),
         ]
         problems = [message for ok, message in rules if not ok]
         if problems:
@@ -198,10 +255,12 @@ SEEDS_FOLDER = "seeds"
 # (its seeds under <reading>/seeds/), so no committed run moves.
 READINGS = {"package": {},
             "sheet": dict(dropout_after="pools_and_fc", val_split="last", val_size=1000)}
-READING_TITLES = {"package": "this package's reading (dropout after the two pools; a seeded random 5,000 "
-                             "validation images, training on 45,000)",
-                  "sheet": "the course sheet's reading (dropout after the two pools and after fc1's activation; "
-                           "the last 1,000 training images for validation, training on the first 49,000)"}
+READING_TITLES = {
+    "package": "this package's reading (dropout after the two pools; a seeded random 5,000 "
+    "validation images, training on 45,000)",
+    "sheet": "the course sheet's reading (dropout after the two pools and after fc1's activation; "
+    "the last 1,000 training images for validation, training on the first 49,000)",
+}
 
 
 # Settings beyond the report's that a whole results folder may share (a reading's, a precision),
@@ -214,9 +273,11 @@ def reading_folder(out, reading):
 
 RECIPES = {"student": STUDENT, "bn_onecycle": BN_ONECYCLE, "best": BEST}
 # How figures and REPORT.md name each recipe; the words before " (" label it in legends.
-RECIPE_TITLES = {"student": "student recipe (the report's 1.3.7: lr 0.01, momentum 0.85, dropout 0.55, GELU)",
-                 "bn_onecycle": "bn_onecycle recipe (the package's earlier best: batch norm, one-cycle, 20 epochs)",
-                 "best": "best recipe (after airbench94: whitening, Muon, lookahead, ...)"}
+RECIPE_TITLES = {
+    "student": "student recipe (the report's 1.3.7: lr 0.01, momentum 0.85, dropout 0.55, GELU)",
+    "bn_onecycle": "bn_onecycle recipe (the package's earlier best: batch norm, one-cycle, 20 epochs)",
+    "best": "best recipe (after airbench94: whitening, Muon, lookahead, ...)",
+}
 
 # The question scripts, in the order they answer the report; each writes <script>.json.
 SCRIPTS = ("q1_1_data", "q1_2_model", "q1_3_train", "q1_3_dropout", "q1_3_improve")
@@ -282,7 +343,10 @@ def differences(config, reference, ignore=NOT_TRAINING):
     defaults = as_dict(TrainConfig())
 
     def read(c):
-        return as_dict(c) if isinstance(c, TrainConfig) else {k: plain(c.get(k, v)) for k, v in defaults.items()}
+        return (
+            as_dict(c) if isinstance(c, TrainConfig) else {k: plain(c.get(k, v)) for k, v in defaults.items()}
+        )
+
     a, b = read(config), read(reference)
     return [(k, a[k]) for k in defaults if k not in ignore and a[k] != b[k]]
 

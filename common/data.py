@@ -157,7 +157,10 @@ def _frombuffer(buffer, dtype, shape, order):
 
 
 ALLOWED_GLOBALS = {
-    **{(module, "_reconstruct"): _reconstruct for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{
+        (module, "_reconstruct"): _reconstruct
+        for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+    },
     **{(module, "_frombuffer"): _frombuffer for module in ("numpy.core.numeric", "numpy._core.numeric")},
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): _integer_dtype,

@@ -15,7 +15,8 @@ machines. Seed 0 is the report's own run, written to --out; each other seed's ru
 <out>/seeds/<run>_seed<N>/, which REPORT.md reads for the spread over seeds. On a CPU, one
 thread a run trains more images a second in all than threads shared:
 
-    python -m common.everything --print --seeds 1 2 --skip-checksum | OMP_NUM_THREADS=1 xargs -P 2 -I{} sh -c '{}'
+    python -m common.everything --print --seeds 1 2 --skip-checksum \
+        | OMP_NUM_THREADS=1 xargs -P 2 -I{} sh -c '{}'
 """
 import argparse
 import shlex
@@ -60,24 +61,36 @@ def command_lines(out, seeds, passed_on, reading="package"):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    parser.add_argument("--out", help="where every script writes (default: figures/, or smoke/ under --quick)")
+    parser.add_argument(
+        "--out", help="where every script writes (default: figures/, or smoke/ under --quick)"
+    )
     parser.add_argument("--quick", action="store_true", help="each script's smoke run")
     parser.add_argument("--checkpoint-dir", help="where the training scripts keep checkpoints (default: "
                                                  "checkpoints/<--out>)")
-    parser.add_argument("--print", action="store_true", help="print every run's command, one a line, and run nothing")
+    parser.add_argument(
+        "--print", action="store_true", help="print every run's command, one a line, and run nothing"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="with --print: the seeds to list (0: the report's runs and questions)")
-    parser.add_argument("--reading", choices=sorted(READINGS), default="package",
-                        help="with --print: package (dropout after the pools, a random 5,000 validation images) or "
-                             "sheet (the course sheet's: dropout after the pools and fc1, the last 1,000), whose "
-                             "runs go under <out>/sheet/")
+    parser.add_argument(
+        "--reading",
+        choices=sorted(READINGS),
+        default="package",
+        help="with --print: package (dropout after the pools, a random 5,000 validation images) or "
+        "sheet (the course sheet's: dropout after the pools and fc1, the last 1,000), whose "
+        "runs go under <out>/sheet/",
+    )
     args, passed_on = parser.parse_known_args()
     from . import cli  # after parsing: --help needs no torch
     out = args.out or cli.default_out(args.quick)
     if args.print:
-        extra = (["--device", args.device] if args.device != "auto" else []) + (["--quick"] if args.quick else [])
+        extra = (["--device", args.device] if args.device != "auto" else []) + (
+            ["--quick"] if args.quick else []
+        )
         print("\n".join(command_lines(out, args.seeds, extra + passed_on, args.reading)))
         return None
     cli.pick_device(args.device)  # a missing GPU is a clear error before anything runs
@@ -87,14 +100,25 @@ def main():
     times, started = [], time.perf_counter()
     for command in COMMANDS:
         training = command[0].startswith("q1_3") and args.checkpoint_dir
-        line = [sys.executable, str(REPO / command[0]), *command[1:], "--device", args.device, "--out", out,
-                *(["--quick"] if args.quick else []),
-                *(["--checkpoint-dir", str(Path(args.checkpoint_dir).resolve())] if training else []), *passed_on]
+        line = [
+            sys.executable,
+            str(REPO / command[0]),
+            *command[1:],
+            "--device",
+            args.device,
+            "--out",
+            out,
+            *(["--quick"] if args.quick else []),
+            *(["--checkpoint-dir", str(Path(args.checkpoint_dir).resolve())] if training else []),
+            *passed_on,
+        ]
         print(f"$ {' '.join(command)}", flush=True)
         begun = time.perf_counter()
         done = subprocess.run(line, cwd=REPO)
         seconds = time.perf_counter() - begun
-        times.append({"command": " ".join(command), "seconds": round(seconds, 1), "returncode": done.returncode})
+        times.append(
+            {"command": " ".join(command), "seconds": round(seconds, 1), "returncode": done.returncode}
+        )
         print(f"{' '.join(command)}: {seconds:.1f} s" + ("" if done.returncode == 0 else
                                                           f" (failed, exit {done.returncode})"), flush=True)
         if done.returncode != 0:

@@ -43,21 +43,35 @@ def cannot_write(path, err):
     if code is None:  # torch's own writer carries no errno: look at the disk
         free = _free_bytes(path.parent)
         code = errno.ENOSPC if free is not None and free < 64 << 20 else None
-    causes = {errno.ENOSPC: ("no space is left on that disk",
-                             "free some space there, or point --out or --checkpoint-dir at another disk"),
-              errno.EDQUOT: ("your disk quota is used up", "free some space, or write elsewhere"),
-              errno.EACCES: ("you may not write in that folder", "pass a folder you can write to"),
-              errno.EPERM: ("you may not write in that folder", "pass a folder you can write to"),
-              errno.EROFS: ("that disk is read-only", "pass a folder on a writable disk"),
-              errno.ENOTDIR: ("a part of that path is a file, not a folder",
-                              "move that file away, or choose another folder"),
-              errno.EISDIR: ("a folder stands where the file should go", "move that folder away, or write elsewhere"),
-              errno.EEXIST: ("a file stands where a folder should go", "move that file away, or choose another folder")}
+    causes = {
+        errno.ENOSPC: (
+            "no space is left on that disk",
+            "free some space there, or point --out or --checkpoint-dir at another disk",
+        ),
+        errno.EDQUOT: ("your disk quota is used up", "free some space, or write elsewhere"),
+        errno.EACCES: ("you may not write in that folder", "pass a folder you can write to"),
+        errno.EPERM: ("you may not write in that folder", "pass a folder you can write to"),
+        errno.EROFS: ("that disk is read-only", "pass a folder on a writable disk"),
+        errno.ENOTDIR: (
+            "a part of that path is a file, not a folder",
+            "move that file away, or choose another folder",
+        ),
+        errno.EISDIR: (
+            "a folder stands where the file should go",
+            "move that folder away, or write elsewhere",
+        ),
+        errno.EEXIST: (
+            "a file stands where a folder should go",
+            "move that file away, or choose another folder",
+        ),
+    }
     cause, fix = causes.get(code, (f"{type(err).__name__}: {' '.join(str(err).split())[:200]}",
                                    "check that the folder exists and can be written to, then rerun"))
-    return (f"Could not write {path}: {cause}. Any earlier version of that file is left as it was, and "
-            f"nothing partial was left beside it. To go on, {fix}; then rerun the same command (with --resume "
-            f"for a training run, which goes on from its last saved epoch).")
+    return (
+        f"Could not write {path}: {cause}. Any earlier version of that file is left as it was, and "
+        f"nothing partial was left beside it. To go on, {fix}; then rerun the same command (with --resume "
+        f"for a training run, which goes on from its last saved epoch)."
+    )
 
 
 def _free_bytes(folder):

@@ -23,7 +23,9 @@ class GraphedSteps:
         self.graphs, self.log, self.eager = {}, log, False
 
     def _eager_step(self, x, y):
-        return self.step(self.model, self.optimizer, x, y, self.cfg.label_smoothing, precision=self.cfg.precision)
+        return self.step(
+            self.model, self.optimizer, x, y, self.cfg.label_smoothing, precision=self.cfg.precision
+        )
 
     def _state(self):
         tensors = list(self.model.state_dict().values())
@@ -83,7 +85,9 @@ class GraphedSteps:
         eager = self.step(self.model, self.optimizer, x, y, self.cfg.label_smoothing, set_to_none=False,
                            precision=self.cfg.precision)
         return torch.allclose(graphed[0], eager[0], rtol=1e-3, atol=1e-4) and all(
-            torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-5) for a, b in zip(graphed[1:], self._state()[0]))
+            torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-5)
+            for a, b in zip(graphed[1:], self._state()[0])
+        )
 
     def __call__(self, x, y):
         if self.eager:
@@ -97,9 +101,11 @@ class GraphedSteps:
                 # The warm-up may have stepped the weights before the capture failed: back to
                 # the state the eager steps would have started from.
                 self._restore(snapshot)
-                self.log(f"CUDA graph capture failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
-                         f"the weights and momentum are restored to their state before the capture, and "
-                         f"training goes on with eager steps, which give the same numbers more slowly.")
+                self.log(
+                    f"CUDA graph capture failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+                    f"the weights and momentum are restored to their state before the capture, and "
+                    f"training goes on with eager steps, which give the same numbers more slowly."
+                )
                 self.eager = True
                 return self._eager_step(x, y)
         graph, static_x, static_y, outputs = self.graphs[key]

@@ -22,8 +22,14 @@ MULTIPLES = (1, 2, 3)
 
 def quick_runs():
     """(name, settings) of every training a smoke run makes, its quick settings applied."""
-    runs = [(name, cli.recipe_config(run.settings, QUICK["dropout" if name.startswith("dropout") else "baseline"]))
-            for name, run in REPORT_RUNS.items() if run.script != "q1_3_improve"]
+    runs = [
+        (
+            name,
+            cli.recipe_config(run.settings, QUICK["dropout" if name.startswith("dropout") else "baseline"]),
+        )
+        for name, run in REPORT_RUNS.items()
+        if run.script != "q1_3_improve"
+    ]
     return runs + [(name, cli.recipe_config(recipe, QUICK[name])) for name, recipe in RECIPES.items()]
 
 

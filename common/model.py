@@ -115,7 +115,9 @@ def patch_whitening(images, size=2, eps=5e-4):
     (N x C x H x W): the covariance's eigenvectors scaled by 1/sqrt(eigenvalue + eps),
     then the same filters negated."""
     c = images.shape[1]
-    patches = images.unfold(2, size, 1).unfold(3, size, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, c * size * size)
+    patches = (
+        images.unfold(2, size, 1).unfold(3, size, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, c * size * size)
+    )
     patches = patches.double()
     covariance = patches.T @ patches / len(patches)
     eigenvalues, eigenvectors = torch.linalg.eigh(covariance)

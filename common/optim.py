@@ -58,11 +58,20 @@ def make_optimizer(model, cfg, steps_total):
     muon = cfg.optimizer == "muon"
     filters = [p for p in params if p.ndim == 4] if muon else []
     ids |= {id(p) for p in filters}
-    groups = [{"params": [p for p in params if p.ndim > 1 and id(p) not in ids], "weight_decay": cfg.weight_decay,
-               "lr": cfg.lr},
-              {"params": [p for p in params if p.ndim <= 1 and id(p) not in ids], "weight_decay": 0.0, "lr": cfg.lr},
-              {"params": shifts, "weight_decay": 0.0, "lr": cfg.lr * cfg.bias_lr_scale},
-              {"params": filters, "lr": cfg.filter_lr, "momentum": cfg.filter_momentum, "orthogonal": True}]
+    groups = [
+        {
+            "params": [p for p in params if p.ndim > 1 and id(p) not in ids],
+            "weight_decay": cfg.weight_decay,
+            "lr": cfg.lr,
+        },
+        {
+            "params": [p for p in params if p.ndim <= 1 and id(p) not in ids],
+            "weight_decay": 0.0,
+            "lr": cfg.lr,
+        },
+        {"params": shifts, "weight_decay": 0.0, "lr": cfg.lr * cfg.bias_lr_scale},
+        {"params": filters, "lr": cfg.filter_lr, "momentum": cfg.filter_momentum, "orthogonal": True},
+    ]
     groups = [g for g in groups if g["params"]]
     if muon:
         optimizer = Muon(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
@@ -72,8 +81,15 @@ def make_optimizer(model, cfg, steps_total):
     if cfg.schedule == "onecycle":
         first, last = cfg.lr_ends
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=[g["lr"] for g in groups], total_steps=steps_total, pct_start=cfg.warmup,
-            anneal_strategy="linear", cycle_momentum=False, div_factor=1 / first, final_div_factor=first / last)
+            optimizer,
+            max_lr=[g["lr"] for g in groups],
+            total_steps=steps_total,
+            pct_start=cfg.warmup,
+            anneal_strategy="linear",
+            cycle_momentum=False,
+            div_factor=1 / first,
+            final_div_factor=first / last,
+        )
     return optimizer, scheduler
 
 

@@ -16,7 +16,9 @@ def env_info(device):
     if device.type == "cuda":
         name += f" ({torch.cuda.get_device_name(device)})"
     elif device.type == "cpu":
-        name += f" ({platform.processor() or platform.machine()}, {threads} thread{'s' if threads != 1 else ''})"
+        name += (
+            f" ({platform.processor() or platform.machine()}, {threads} thread{'s' if threads != 1 else ''})"
+        )
     return {"python": platform.python_version(), "torch": torch.__version__, "device": name,
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": threads}
 
@@ -90,7 +92,11 @@ def runs_of(record, script):
     """{key: run} of a record's training runs: the baseline's record is its one run."""
     if script == "q1_3_train":
         return {"baseline": record} if isinstance(record.get("history"), dict) else {}
-    return {k: r for k, r in (record.get("runs") or {}).items() if isinstance(r, dict) and isinstance(r.get("history"), dict)}
+    return {
+        k: r
+        for k, r in (record.get("runs") or {}).items()
+        if isinstance(r, dict) and isinstance(r.get("history"), dict)
+    }
 
 
 def training_runs(record):

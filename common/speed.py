@@ -66,10 +66,15 @@ def _timed_run(data, n_images, device, cfg, n_val=0):
     train_idx = torch.arange(n_images)
     val_idx = torch.arange(n_images, n_images + max(n_val, 32))
     device_data = to_device(data, train_idx, val_idx, device)
-    device_data.test_x, device_data.test_y = device_data.test_x[:32], device_data.test_y[:32]  # testing is not timed
+    device_data.test_x, device_data.test_y = (
+        device_data.test_x[:32],
+        device_data.test_y[:32],
+    )  # testing is not timed
     keep_val_x, keep_val_y = device_data.val_x, device_data.val_y
     device_data.val_x, device_data.val_y = keep_val_x[:32], keep_val_y[:32]  # timed below, on its own
-    result, model, _ = train(replace(cfg, epochs=2, log_every=10 ** 9), device_data, device, log=lambda *_: None)
+    result, model, _ = train(
+        replace(cfg, epochs=2, log_every=10**9), device_data, device, log=lambda *_: None
+    )
     train_rate = n_images / result["history"]["seconds"][-1]
     if not n_val:
         return train_rate, None
@@ -112,10 +117,15 @@ def compare_recipes(data, n_images, device, repeats):
             rates[name].append(train_rate)
             totals[name].append(training_seconds(cfg, train_rate, val_rate))
         ratio, ok = within_budget(totals["best"][-1], totals["baseline"][-1])
-        print(f"run {repeat}: " + " | ".join(f"{name} {rates[name][-1]:5.0f} img/s, {totals[name][-1] / 60:5.1f} min "
-                                             f"for {TrainConfig(**RECIPES_TIMED[name]).epochs} epochs"
-                                             for name in RECIPES_TIMED)
-              + f" | best / baseline {ratio:.2f} ({'within' if ok else 'OVER'} the {BUDGET}x budget)")
+        print(
+            f"run {repeat}: "
+            + " | ".join(
+                f"{name} {rates[name][-1]:5.0f} img/s, {totals[name][-1] / 60:5.1f} min "
+                f"for {TrainConfig(**RECIPES_TIMED[name]).epochs} epochs"
+                for name in RECIPES_TIMED
+            )
+            + f" | best / baseline {ratio:.2f} ({'within' if ok else 'OVER'} the {BUDGET}x budget)"
+        )
     ratios = [best / base for best, base in zip(totals["best"], totals["baseline"])]
     median = statistics.median(ratios)
     print(f"median whole-training-time ratio best / baseline of {repeats}: {median:.2f} "
@@ -142,13 +152,18 @@ def compare_precisions(data, n_images, device, repeats, log=print):
             cfg = TrainConfig(**recipe)
             n = math.ceil(n_images / cfg.batch_size) * cfg.batch_size
             for precision in ("fp32", "bf16"):
-                rates[name][precision].append(_timed_run(data, n, device, replace(cfg, precision=precision))[0])
+                rates[name][precision].append(
+                    _timed_run(data, n, device, replace(cfg, precision=precision))[0]
+                )
         log(f"run {repeat}: " + " | ".join(
             f"{name} fp32 {r['fp32'][-1]:5.0f} img/s, bf16 {r['bf16'][-1]:5.0f} img/s, "
             f"ratio {r['bf16'][-1] / r['fp32'][-1]:.2f}" for name, r in rates.items()))
     ratios = {name: [b / f for f, b in zip(r["fp32"], r["bf16"])] for name, r in rates.items()}
     medians = {name: statistics.median(v) for name, v in ratios.items()}
-    log(f"median bf16 / fp32 ratio of {repeats}: " + ", ".join(f"{name} {m:.2f}" for name, m in medians.items()))
+    log(
+        f"median bf16 / fp32 ratio of {repeats}: "
+        + ", ".join(f"{name} {m:.2f}" for name, m in medians.items())
+    )
     return {"cpu_bf16_flags": cpu_bf16_flags() if device.type == "cpu" else None, "images_per_second": rates,
             "ratios": ratios, "median_ratios": medians}
 
@@ -178,7 +193,9 @@ def compare_pipelines(args, data, device):
         ratios.append(ours / naive)
         naives.append(naive)
         packages.append(ours)
-        print(f"run {repeat}: naive {naive:8.0f} img/s | package {ours:8.0f} img/s | ratio {ours / naive:.2f}")
+        print(
+            f"run {repeat}: naive {naive:8.0f} img/s | package {ours:8.0f} img/s | ratio {ours / naive:.2f}"
+        )
     print(f"median ratio of {args.repeats}: {statistics.median(ratios):.2f}")
     save(args, device, "bench", {"naive_images_per_second": naives, "package_images_per_second": packages,
                                  "ratios": ratios, "median_ratio": statistics.median(ratios)})

@@ -42,19 +42,23 @@ def check_precision(precision, device):
     if precision != "bf16":
         return
     if device.type == "cpu" and not cpu_bf16_flags():
-        raise UsageError(f"--precision bf16 was asked for, but this CPU has no native bfloat16 arithmetic (none of "
-                         f"{', '.join(NATIVE_BF16_FLAGS)} among its flags in /proc/cpuinfo, or not Linux), so bf16 "
-                         f"would be emulated: over 10x slower than fp32, not faster. Use --precision fp32 (the "
-                         f"default) here, or run bf16 on a CPU that has it (AMD Zen 4 or later, Intel Xeon Cooper "
-                         f"Lake or Sapphire Rapids or later) or on an NVIDIA GPU with --device cuda.")
+        raise UsageError(
+            f"--precision bf16 was asked for, but this CPU has no native bfloat16 arithmetic (none of "
+            f"{', '.join(NATIVE_BF16_FLAGS)} among its flags in /proc/cpuinfo, or not Linux), so bf16 "
+            f"would be emulated: over 10x slower than fp32, not faster. Use --precision fp32 (the "
+            f"default) here, or run bf16 on a CPU that has it (AMD Zen 4 or later, Intel Xeon Cooper "
+            f"Lake or Sapphire Rapids or later) or on an NVIDIA GPU with --device cuda."
+        )
     # From torch 2.4 is_bf16_supported() also answers True where bf16 is only emulated (a T4,
     # compute capability 7.5); the convolutions run bf16 natively from Ampere (8.0) on.
     if device.type == "cuda" and torch.cuda.get_device_capability(device) < (8, 0):
         major, minor = torch.cuda.get_device_capability(device)
-        raise UsageError(f"--precision bf16 was asked for, but this GPU ({torch.cuda.get_device_name(device)}, "
-                         f"compute capability {major}.{minor}) has no native bfloat16 arithmetic: NVIDIA Ampere "
-                         f"(compute capability 8.0) or later has it, and below that bf16 is emulated, slower than "
-                         f"fp32. Use --precision fp32 (the default) here.")
+        raise UsageError(
+            f"--precision bf16 was asked for, but this GPU ({torch.cuda.get_device_name(device)}, "
+            f"compute capability {major}.{minor}) has no native bfloat16 arithmetic: NVIDIA Ampere "
+            f"(compute capability 8.0) or later has it, and below that bf16 is emulated, slower than "
+            f"fp32. Use --precision fp32 (the default) here."
+        )
     if device.type == "mps":
         raise UsageError("--precision bf16 is not offered on Apple GPUs (--device mps); use --precision fp32 "
                          "(the default).")
@@ -92,7 +96,9 @@ class EagerSteps:
         self.model, self.optimizer, self.cfg = model, optimizer, cfg
 
     def __call__(self, x, y):
-        return train_step(self.model, self.optimizer, x, y, self.cfg.label_smoothing, precision=self.cfg.precision)
+        return train_step(
+            self.model, self.optimizer, x, y, self.cfg.label_smoothing, precision=self.cfg.precision
+        )
 
 
 def make_steps(model, optimizer, scheduler, cfg, device, log=print):
@@ -127,7 +133,9 @@ def confusion_counts(model, x_nhwc, y, batch_size=1000, tta_flip=False, tta_shif
     counts = torch.zeros(n_classes * n_classes, dtype=torch.long, device=y.device)
     for start in range(0, len(y), batch_size):
         predicted = predict_logits(model, x_nhwc[start:start + batch_size], tta_flip, tta_shift).argmax(1)
-        counts += torch.bincount(y[start:start + batch_size] * n_classes + predicted, minlength=n_classes ** 2)
+        counts += torch.bincount(
+            y[start : start + batch_size] * n_classes + predicted, minlength=n_classes**2
+        )
     return counts.view(n_classes, n_classes).cpu()
 
 
@@ -186,8 +194,11 @@ class Progress:
         left = self.images_left - step * self.cfg.batch_size
         self.steps.append({"epoch": self.epoch, "step": (self.epoch - 1) * self.steps_per_epoch + step,
                            "loss": loss, "acc": acc})
-        self.log(f"epoch {self.epoch:2d}/{self.cfg.epochs} step {step:4d}/{self.steps_per_epoch} "
-                 f"loss {loss:.3f} acc {acc:5.1f}% {interval_rate:6.0f} img/s  left {format_time(left / self.rate)}")
+        self.log(
+            f"epoch {self.epoch:2d}/{self.cfg.epochs} step {step:4d}/{self.steps_per_epoch} "
+            f"loss {loss:.3f} acc {acc:5.1f}% {interval_rate:6.0f} img/s  left "
+            f"{format_time(left / self.rate)}"
+        )
 
     def end_epoch(self, n_train):
         self.images_left -= n_train
@@ -210,7 +221,9 @@ def train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, report_steps, fl
     log_loss, log_correct, log_seen = zero.clone(), zero.clone(), 0
     order = batches(len(data.train_y), cfg.batch_size, shuffle, data.train_y.device)
     if cfg.augment:
-        shifts = epoch_shifts([len(idx) for idx in order], shuffle, cfg.crop_pad, flips is None, data.train_y.device)
+        shifts = epoch_shifts(
+            [len(idx) for idx in order], shuffle, cfg.crop_pad, flips is None, data.train_y.device
+        )
     for step, idx in enumerate(order, start=1):
         x = data.train_x[idx]
         if cfg.augment:
@@ -258,14 +271,23 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
     lookahead = Lookahead(model, cfg.epochs * steps_per_epoch) if cfg.lookahead else None
     flips = alternating_flips(n_train, cfg.seed, device) if cfg.alternate_flip else lambda epoch: None
     shuffle = torch.Generator().manual_seed(cfg.seed)
-    history = {key: [] for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")}
+    history = {
+        key: [] for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+    }
     steps, best, done = [], {"acc": -1.0, "epoch": 0, "state": None}, 0
-    restored = checkpoints.resume(cfg, model, optimizer, scheduler, shuffle, lookahead) if resume and checkpoints else None
+    restored = (
+        checkpoints.resume(cfg, model, optimizer, scheduler, shuffle, lookahead)
+        if resume and checkpoints
+        else None
+    )
     if restored:
         done, history, steps, best = restored
         log(f"resuming {checkpoints.name} after epoch {done} from {checkpoints.path('last')}")
     elif resume and checkpoints:
-        log(f"--resume: no checkpoint {checkpoints.path('last')} yet, starting {checkpoints.name} from epoch 1")
+        log(
+            f"--resume: no checkpoint {checkpoints.path('last')} yet, starting {checkpoints.name} from "
+            "epoch 1"
+        )
 
     progress = Progress(cfg, steps_per_epoch, (cfg.epochs - done) * n_train, steps, log)
     sgd_step = make_steps(model, optimizer, scheduler, cfg, device, log)
@@ -293,10 +315,16 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
     best_model.load_state_dict(best["state"])
     if checkpoints:
         checkpoints.save_final(cfg, model, best)
-    result = {"history": history, "steps": steps,
-              "best_val_acc": best["acc"], "best_val_epoch": best["epoch"], "final_val_acc": history["val_acc"][-1],
-              # The median: robust to epochs slowed by other work on the machine.
-              "epoch_seconds": statistics.median(history["seconds"]), "train_seconds": sum(history["seconds"])}
+    result = {
+        "history": history,
+        "steps": steps,
+        "best_val_acc": best["acc"],
+        "best_val_epoch": best["epoch"],
+        "final_val_acc": history["val_acc"][-1],
+        # The median: robust to epochs slowed by other work on the machine.
+        "epoch_seconds": statistics.median(history["seconds"]),
+        "train_seconds": sum(history["seconds"]),
+    }
     best_is_final = best["epoch"] == history["epoch"][-1]
     return {**result, **final_scores(model, best_model, best_is_final, data, cfg)}, model, best_model
 
@@ -339,7 +367,9 @@ def record_epoch(history, best, model, log, cfg, n_train, **epoch):
 
 def interrupt_message(checkpoints, finished):
     if not finished:
-        return "interrupted in the first epoch: no epoch was finished, so none was saved; rerun to start again."
+        return (
+            "interrupted in the first epoch: no epoch was finished, so none was saved; rerun to start again."
+        )
     if not checkpoints:
         return f"interrupted after epoch {finished[-1]}; no checkpoints were kept, so the run cannot go on."
     return (f"interrupted: epoch {finished[-1]} is the last one saved, in {checkpoints.path('last')}; "
@@ -359,10 +389,12 @@ def divergence_message(cfg, epoch, first_step, last_step, steps_per_epoch, check
     where = f"step {last_step}" if first_step >= last_step else f"steps {first_step} to {last_step}"
     kept = (f"The last finished epoch ({finished[-1]}) is kept in {checkpoints.path('last')}."
             if finished and checkpoints else "No epoch had finished, so no checkpoint was written.")
-    return (f"Training diverged: the loss stopped being a finite number in epoch {epoch}, within {where} "
-            f"(of {steps_per_epoch} in an epoch), so the run was stopped and no results were written. The likely "
-            f"cause is too large a step: {', '.join(suspects)}. Try a smaller --lr (a tenth, say)"
-            f"{', or a lower --momentum' if cfg.momentum >= 0.95 else ''}. {kept}")
+    return (
+        f"Training diverged: the loss stopped being a finite number in epoch {epoch}, within {where} "
+        f"(of {steps_per_epoch} in an epoch), so the run was stopped and no results were written. The likely "
+        f"cause is too large a step: {', '.join(suspects)}. Try a smaller --lr (a tenth, say)"
+        f"{', or a lower --momentum' if cfg.momentum >= 0.95 else ''}. {kept}"
+    )
 
 
 def final_scores(model, best_model, best_is_final, data, cfg):
@@ -371,13 +403,18 @@ def final_scores(model, best_model, best_is_final, data, cfg):
     views = {"tta_flip": cfg.tta_flip, "tta_shift": cfg.tta_shift}
     confusion = confusion_counts(model, data.test_x, data.test_y, **views)
     final = 100.0 * confusion.trace().item() / len(data.test_y)
-    scores = {"final_test_acc": final,  # the best weights are often the final ones: one pass then
-              "test_confusion": confusion.tolist(),
-              "best_model_test_acc": final if best_is_final else evaluate(best_model, data.test_x, data.test_y,
-                                                                         **views)[1]}
+    scores = {
+        "final_test_acc": final,  # the best weights are often the final ones: one pass then
+        "test_confusion": confusion.tolist(),
+        "best_model_test_acc": final
+        if best_is_final
+        else evaluate(best_model, data.test_x, data.test_y, **views)[1],
+    }
     if cfg.tta_shift:  # the final model's validation accuracy with every test-time view
         scores["final_val_acc_all_views"] = evaluate(model, data.val_x, data.val_y, **views)[1]
-        scores["final_test_acc_flip_only"] = evaluate(model, data.test_x, data.test_y, tta_flip=cfg.tta_flip)[1]
+        scores["final_test_acc_flip_only"] = evaluate(model, data.test_x, data.test_y, tta_flip=cfg.tta_flip)[
+            1
+        ]
     if cfg.tta_flip or cfg.tta_shift:
         scores["final_test_acc_without_tta"] = evaluate(model, data.test_x, data.test_y)[1]
     return scores

@@ -132,7 +132,9 @@ def test_lookahead_resets_weights_to_their_average_every_5_steps_and_at_the_end(
     assert all(after == before for before, after in seen[:4])  # steps 1-4 leave it alone
     decay = 0.95 ** 5 * (5 / 12) ** 3
     assert seen[4][1] == pytest.approx(decay * 0 + (1 - decay) * 5)  # step 5: average of 0 and 5
-    average_at_10 = pytest.approx(0.95 ** 5 * (10 / 12) ** 3 * seen[4][1] + (1 - 0.95 ** 5 * (10 / 12) ** 3) * seen[9][0])
+    average_at_10 = pytest.approx(
+        0.95**5 * (10 / 12) ** 3 * seen[4][1] + (1 - 0.95**5 * (10 / 12) ** 3) * seen[9][0]
+    )
     assert seen[9][1] == average_at_10
     assert seen[11][1] == pytest.approx(seen[9][1])  # the end: back to the last average
 
@@ -144,7 +146,9 @@ def test_the_best_recipe_trains_and_resumes_to_the_same_numbers(cifar_root, tmp_
     train_idx, val_idx = split_indices(800, 200, seed=0)
     data = to_device(d, train_idx, val_idx, torch.device("cpu"))
     cfg = TrainConfig(**{**BEST, "widths": (8, 16, 16), "epochs": 3, "batch_size": 100, "log_every": 3})
-    whole, _, _ = train(cfg, data, torch.device("cpu"), Checkpoints(tmp_path / "whole", "t"), log=lambda *_: None)
+    whole, _, _ = train(
+        cfg, data, torch.device("cpu"), Checkpoints(tmp_path / "whole", "t"), log=lambda *_: None
+    )
 
     def interrupt_in_epoch_2(line):
         if line.startswith("epoch  2/3 step"):
@@ -171,11 +175,16 @@ def test_the_budget_check_compares_whole_training_times():
 
 def test_orthogonalize_moves_every_singular_value_near_one():
     gen = torch.Generator().manual_seed(0)
-    u, v = torch.linalg.qr(torch.randn(48, 48, generator=gen))[0], torch.linalg.qr(torch.randn(216, 48, generator=gen))[0]
+    u, v = (
+        torch.linalg.qr(torch.randn(48, 48, generator=gen))[0],
+        torch.linalg.qr(torch.randn(216, 48, generator=gen))[0],
+    )
     g = u @ torch.diag(torch.logspace(-1, 1, 48)) @ v.T  # singular values from 0.1 to 10
     for matrix in (g, g.T):  # wide and tall
         singular_values = torch.linalg.svdvals(orthogonalize(matrix))
-        assert singular_values.min() > 0.5 and singular_values.max() < 1.3  # Muon's iteration is deliberately rough
+        assert (
+            singular_values.min() > 0.5 and singular_values.max() < 1.3
+        )  # Muon's iteration is deliberately rough
         assert torch.linalg.svdvals(matrix).max() / torch.linalg.svdvals(matrix).min() > 99
 
 
@@ -186,12 +195,23 @@ def test_muon_rotates_filter_banks_at_a_fixed_norm_and_steps_the_rest_exactly_as
     twin.load_state_dict(model.state_dict())
     optimizer, _ = make_optimizer(model, cfg, steps_total=10)
     filters = [g for g in optimizer.param_groups if g.get("orthogonal")]
-    assert len(filters) == 1 and all(p.ndim == 4 for p in filters[0]["params"]) and len(filters[0]["params"]) == 6
+    assert (
+        len(filters) == 1
+        and all(p.ndim == 4 for p in filters[0]["params"])
+        and len(filters[0]["params"]) == 6
+    )
     assert filters[0]["lr"] == cfg.filter_lr and filters[0]["momentum"] == cfg.filter_momentum
     named, twins = dict(model.named_parameters()), dict(twin.named_parameters())
-    sgd = torch.optim.SGD([{**g, "params": [twins[n] for n, p in named.items() if any(p is q for q in g["params"])]}
-                           for g in optimizer.param_groups if not g.get("orthogonal")],
-                          lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    sgd = torch.optim.SGD(
+        [
+            {**g, "params": [twins[n] for n, p in named.items() if any(p is q for q in g["params"])]}
+            for g in optimizer.param_groups
+            if not g.get("orthogonal")
+        ],
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        nesterov=cfg.nesterov,
+    )
     x, y = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
     for _ in range(3):  # the same gradients into both: one forward, by the Muon-trained model
         optimizer.zero_grad()
@@ -204,5 +224,7 @@ def test_muon_rotates_filter_banks_at_a_fixed_norm_and_steps_the_rest_exactly_as
         if not any(p is q for q in filters[0]["params"]) and p.requires_grad:
             assert torch.allclose(p, twins[name], atol=1e-6), name  # SGD's update, to the last digit
     for p in filters[0]["params"]:
-        assert p.norm().item() == pytest.approx(len(p) ** 0.5, rel=0.2)  # rescaled at the last step, then moved
+        assert p.norm().item() == pytest.approx(
+            len(p) ** 0.5, rel=0.2
+        )  # rescaled at the last step, then moved
     assert not torch.allclose(model.conv2a.weight, twins["conv2a.weight"])

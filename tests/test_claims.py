@@ -49,8 +49,15 @@ def test_the_spread_says_whether_a_value_lies_within_it():
 
 def _run(settings, seed, test, val_loss_end=1.5):
     cfg = as_dict(TrainConfig(**settings, seed=seed))
-    history = {"epoch": [1, 2, 3], "val_loss": [1.2, 1.0, val_loss_end], "val_acc": [60, 65, test],
-               "train_loss": [1.5, 1.0, 0.5], "train_acc": [50, 70, 90], "lr": [0.001] * 3, "seconds": [60] * 3}
+    history = {
+        "epoch": [1, 2, 3],
+        "val_loss": [1.2, 1.0, val_loss_end],
+        "val_acc": [60, 65, test],
+        "train_loss": [1.5, 1.0, 0.5],
+        "train_acc": [50, 70, 90],
+        "lr": [0.001] * 3,
+        "seconds": [60] * 3,
+    }
     return {"history": history, "train_config": cfg, "final_test_acc": test, "final_val_acc": test + 0.5,
             "best_val_acc": test + 1, "best_val_epoch": 3}
 
@@ -66,7 +73,11 @@ def _made_up_results(out, student_tests=(79.9, 80.2, 80.1), baseline_tests=(69.4
         folder = out if seed == 0 else out / "seeds" / f"baseline_seed{seed}"
         _write(folder, "q1_3_train", _run(BASELINE, seed, baseline))
         folder = out if seed == 0 else out / "seeds" / f"student_seed{seed}"
-        _write(folder, "q1_3_improve", {"runs": {"student": {**_run(STUDENT, seed, student), "recipe": "student"}}})
+        _write(
+            folder,
+            "q1_3_improve",
+            {"runs": {"student": {**_run(STUDENT, seed, student), "recipe": "student"}}},
+        )
 
 
 def _verdict(out, question, words):
@@ -82,7 +93,10 @@ def test_the_student_claim_follows_the_json(tmp_path):
 
     _made_up_results(tmp_path, student_tests=(65.0, 66.0, 65.5))  # the student now below the baseline
     assert _verdict(tmp_path, "1.3.7", "I have achieved") == FAILS
-    assert "| 1.3.7 student recipe | 0, 1, 2 | 65.00 | 65.50 | 0.50 | 65.00 | 66.00 | 80.15 | no |" in build_report(tmp_path)
+    assert (
+        "| 1.3.7 student recipe | 0, 1, 2 | 65.00 | 65.50 | 0.50 | 65.00 | 66.00 | 80.15 | no |"
+        in build_report(tmp_path)
+    )
 
 
 def test_a_run_with_other_settings_is_not_a_seed(tmp_path):
@@ -98,7 +112,11 @@ def test_the_best_recipe_over_seeds_is_one_list_for_readme_and_confusion_figure(
     counts = [[100 if i == j else 0 for j in range(10)] for i in range(10)]
     for seed, test in ((0, 90.2), (1, 89.9), (2, 90.1)):
         folder = tmp_path if seed == 0 else tmp_path / "ablation" / f"best_seed{seed}"
-        run = {**_run(RECIPES["best"], seed, test), "recipe": "best", **({"test_confusion": counts} if seed else {})}
+        run = {
+            **_run(RECIPES["best"], seed, test),
+            "recipe": "best",
+            **({"test_confusion": counts} if seed else {}),
+        }
         _write(folder, "q1_3_improve", {"runs": {"best": run}})
     _write(tmp_path / "ablation" / "best_lr", "q1_3_improve",  # another setting: not a seed
            {"runs": {"best": _run(dict(RECIPES["best"], lr=0.5), 3, 10.0)}})
@@ -217,7 +235,10 @@ def test_the_distance_is_in_pooled_seed_standard_deviations(tmp_path):
     from common.reporting import readings
     # Both readings with a standard deviation of 0.5 (and means 1 and 2 points above the report).
     report = 70.42
-    samples = {"package": [report + 0.5, report + 1.0, report + 1.5], "sheet": [report + 1.5, report + 2.0, report + 2.5]}
+    samples = {
+        "package": [report + 0.5, report + 1.0, report + 1.5],
+        "sheet": [report + 1.5, report + 2.0, report + 2.5],
+    }
     away = readings.distances(report, samples)
     assert away["package"] == pytest.approx(2.0) and away["sheet"] == pytest.approx(4.0)
     assert readings.distances(report, {"package": [71.0], "sheet": [72.0]}) == {}  # no spread: no unit
@@ -229,8 +250,12 @@ def test_a_claim_can_hold_under_one_reading_and_fail_under_the_other(tmp_path):
     _made_up_reading(tmp_path, "package", NEAR_THE_REPORT)  # p = 0.5 best
     _made_up_reading(tmp_path, "sheet", FAR_FROM_IT)  # p = 0.2 beats p = 0.5
     package = {c.short: c.verdict for c in claims.claims(tmp_path)}
-    sheet = {c.short: c.verdict for c in claims.claims(tmp_path / "sheet", {"dropout_after": "pools_and_fc",
-                                                                             "val_split": "last", "val_size": 1000})}
+    sheet = {
+        c.short: c.verdict
+        for c in claims.claims(
+            tmp_path / "sheet", {"dropout_after": "pools_and_fc", "val_split": "last", "val_size": 1000}
+        )
+    }
     assert package["p = 0.5 is the best p"] == HOLDS and sheet["p = 0.5 is the best p"] == FAILS
     report = build_report(tmp_path)
     assert "## Where the report is silent: two readings" in report

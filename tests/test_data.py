@@ -147,7 +147,10 @@ def test_the_split_setting_reaches_the_record(tmp_path, cifar_root):
 
 def test_q1_1_quick_writes_figure_and_json(tmp_path, cifar_root):
     import json
-    result = run_script("q1_1_data.py", "--data-dir", cifar_root, "--skip-checksum", "--quick", "--out", tmp_path)
+
+    result = run_script(
+        "q1_1_data.py", "--data-dir", cifar_root, "--skip-checksum", "--quick", "--out", tmp_path
+    )
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "q1_1_data.json").read_text())
     assert record["quick"] is True and (tmp_path / "q1_1_1_samples.png").stat().st_size > 1000

@@ -18,8 +18,18 @@ def sweep(smoke_run, tmp_path_factory):
     """The smoke run's sweep (p = 0.2, 0.5, 0.8), then the same command again with --resume
     on a copy of its outputs."""
     smoke = copy_smoke_run(smoke_run, tmp_path_factory.mktemp("dropout"))
-    again = run_script("q1_3_dropout.py", "--data-dir", smoke.data, "--skip-checksum", "--quick", "--out", smoke.out,
-                       "--checkpoint-dir", smoke.ckpt, "--resume")
+    again = run_script(
+        "q1_3_dropout.py",
+        "--data-dir",
+        smoke.data,
+        "--skip-checksum",
+        "--quick",
+        "--out",
+        smoke.out,
+        "--checkpoint-dir",
+        smoke.ckpt,
+        "--resume",
+    )
     assert again.returncode == 0, again.stderr
     return smoke.out, smoke.result, again, json.loads((smoke.out / "q1_3_dropout.json").read_text())
 
@@ -49,12 +59,24 @@ def test_resume_retrains_only_the_best_run_when_its_weights_are_gone(smoke_run, 
     copy = copy_smoke_run(smoke_run, tmp_path)
     for kind in ("final", "last"):
         (copy.ckpt / f"q1_3_dropout_p{best}_quick_{kind}.pt").unlink()
-    again = run_script("q1_3_dropout.py", "--data-dir", copy.data, "--skip-checksum", "--quick", "--out", copy.out,
-                       "--checkpoint-dir", copy.ckpt, "--resume")
+    again = run_script(
+        "q1_3_dropout.py",
+        "--data-dir",
+        copy.data,
+        "--skip-checksum",
+        "--quick",
+        "--out",
+        copy.out,
+        "--checkpoint-dir",
+        copy.ckpt,
+        "--resume",
+    )
     assert again.returncode == 0, again.stderr
     assert re.findall(r"1\.3\.5 p = (\S+): training", again.stdout) == [best]
     # Trained again before the folder's lock is taken, not while other sweeps wait on it.
-    assert again.stdout.index(f"weights of p = {best} are not in") < again.stdout.index("1.3.6 best dropout by")
+    assert again.stdout.index(f"weights of p = {best} are not in") < again.stdout.index(
+        "1.3.6 best dropout by"
+    )
 
 
 def test_best_run_is_the_highest_validation_accuracy(sweep):
@@ -118,10 +140,16 @@ def test_raw_and_normalized_inputs_differ_only_in_scaling():
 
 
 def test_probability_table_has_class_columns_three_decimals_and_accuracies():
-    pred = {"indices": [7, 8], "true": [0, 1],
-            "raw": {"probs": [[0.5] + [0.5 / 9] * 9, [0.9] + [0.1 / 9] * 9], "pred": [0, 0], "accuracy": 50.0},
-            "normalized": {"probs": [[1.0] + [0.0] * 9, [0.0, 1.0] + [0.0] * 8], "pred": [0, 1],
-                           "accuracy": 100.0}}
+    pred = {
+        "indices": [7, 8],
+        "true": [0, 1],
+        "raw": {"probs": [[0.5] + [0.5 / 9] * 9, [0.9] + [0.1 / 9] * 9], "pred": [0, 0], "accuracy": 50.0},
+        "normalized": {
+            "probs": [[1.0] + [0.0] * 9, [0.0, 1.0] + [0.0] * 8],
+            "pred": [0, 1],
+            "accuracy": 100.0,
+        },
+    }
     text = probability_table(pred, 0.5)
     assert "| image | true | predicted | " + " | ".join(CLASSES) + " |" in text
     assert "accuracy 50%" in text and "accuracy 100%" in text

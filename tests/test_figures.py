@@ -68,8 +68,10 @@ def test_every_committed_figure_is_what_its_record_says(redrawn):
     here = f"Matplotlib version{matplotlib.__version__}"
     comparable = [path for path in committed if drawn_with(path).startswith(here)]
     if not comparable:
-        pytest.skip(f"the committed figures were drawn with {drawn_with(committed[0]).split(',')[0]}, this is "
-                    f"{here}: their pixels are compared only with the matplotlib that drew them")
+        pytest.skip(
+            f"the committed figures were drawn with {drawn_with(committed[0]).split(',')[0]}, this is "
+            f"{here}: their pixels are compared only with the matplotlib that drew them"
+        )
     far = []
     for path in comparable:
         again = copy / path.relative_to(COMMITTED)
@@ -83,9 +85,15 @@ def test_every_committed_figure_is_what_its_record_says(redrawn):
 def _run(seed, val_acc, **settings):
     history = {"epoch": [1, 2, 3], "train_loss": [1.5, 1.0, 0.5], "train_acc": [50, 70, 90],
                "val_loss": [1.2, 1.0, 1.1], "val_acc": val_acc, "lr": [0.001] * 3, "seconds": [60] * 3}
-    return {"history": history, "train_config": as_dict(TrainConfig(**BASELINE, seed=seed, **settings)),
-            "final_test_acc": 70.0, "final_val_acc": val_acc[-1], "best_val_acc": max(val_acc),
-            "best_val_epoch": 1 + val_acc.index(max(val_acc)), "figures": ["q1_3_4_loss.png", "q1_3_4_accuracy.png"]}
+    return {
+        "history": history,
+        "train_config": as_dict(TrainConfig(**BASELINE, seed=seed, **settings)),
+        "final_test_acc": 70.0,
+        "final_val_acc": val_acc[-1],
+        "best_val_acc": max(val_acc),
+        "best_val_epoch": 1 + val_acc.index(max(val_acc)),
+        "figures": ["q1_3_4_loss.png", "q1_3_4_accuracy.png"],
+    }
 
 
 def _write(folder, run):
@@ -99,8 +107,12 @@ def test_a_run_with_seeds_is_drawn_as_their_band(tmp_path, monkeypatch):
     _write(tmp_path / "seeds" / "baseline_seed2", _run(2, [59, 66, 66]))
     _write(tmp_path / "seeds" / "baseline_lr", _run(3, [10, 10, 10], lr=0.1))  # other settings: not a seed
     drawn = []
-    monkeypatch.setattr("common.reporting.figures.plot_curves", lambda histories, best, title, path, metric, note=None:
-                        drawn.append((len(histories), best, Path(path).name)))
+    monkeypatch.setattr(
+        "common.reporting.figures.plot_curves",
+        lambda histories, best, title, path, metric, note=None: drawn.append(
+            (len(histories), best, Path(path).name)
+        ),
+    )
     figures.draw_seed_bands(tmp_path)
     # Three seeds (the lr 0.1 run is not one); the best epoch is that of the mean validation accuracy.
     assert drawn == [(3, 3, "q1_3_4_loss.png"), (3, 3, "q1_3_4_accuracy.png")]
@@ -114,7 +126,9 @@ def test_a_damaged_record_is_named_on_stderr_and_left_as_it_is(tmp_path):
     damaged = tmp_path / "q1_3_dropout.json"
     damaged.write_text('{"runs": {"0.2": ')  # cut off mid-write
     for command in (["-m", "common.figures", str(tmp_path)], ["-m", "common.report", str(tmp_path)]):
-        result = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, *command], cwd=REPO, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 1
         assert f"{damaged} is damaged or unreadable" in result.stderr
         assert f"python q1_3_dropout.py --out {tmp_path}" in result.stderr
@@ -127,9 +141,21 @@ def test_a_damaged_record_is_named_on_stderr_and_left_as_it_is(tmp_path):
 def test_figures_that_need_the_data_say_so_when_it_is_missing(tmp_path):
     record = {"quick": False, "config": {}, "env": {}, "figures": [figures.SAMPLES_FIGURE]}
     (tmp_path / "q1_1_data.json").write_text(json.dumps(record))
-    result = subprocess.run([sys.executable, "-m", "common.figures", str(tmp_path), "--data-dir",
-                             str(tmp_path / "nothing"), "--offline"], cwd=REPO, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "common.figures",
+            str(tmp_path),
+            "--data-dir",
+            str(tmp_path / "nothing"),
+            "--offline",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1
     assert f"not redrawn: {tmp_path / figures.SAMPLES_FIGURE}: the images come from the data" in result.stderr
     assert "CIFAR-10 not found" in result.stderr

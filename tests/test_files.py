@@ -65,7 +65,9 @@ def test_hostile_batch_runs_nothing_and_is_refused(fresh_cifar_root, tmp_path):
     marker = tmp_path / "ran"
     path = fresh_cifar_root / "cifar-10-batches-py" / "data_batch_1"
     path.write_bytes(pickle.dumps({"data": RunsACommand(marker), "labels": [0]}, protocol=2))
-    result = run_script("q1_1_data.py", "--data-dir", fresh_cifar_root, "--skip-checksum", "--out", tmp_path / "out")
+    result = run_script(
+        "q1_1_data.py", "--data-dir", fresh_cifar_root, "--skip-checksum", "--out", tmp_path / "out"
+    )
     assert result.returncode == 2 and not marker.exists()
     assert "data_batch_1 was refused: it asks to build posix.system" in result.stderr
     assert "nothing in it was run" in result.stderr and "Traceback" not in result.stderr
@@ -110,7 +112,9 @@ def _saved(obj):
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("kind", ["hostile", "truncated", "not a checkpoint", "another program's", "an older layout"])
+@pytest.mark.parametrize(
+    "kind", ["hostile", "truncated", "not a checkpoint", "another program's", "an older layout"]
+)
 def test_damaged_checkpoint_ends_in_a_message_and_stays(trained, cifar_root, tmp_path, kind):
     marker = tmp_path / "ran"
     out = tmp_path / "run"
@@ -185,8 +189,13 @@ def point_torchvision_at(monkeypatch, archive):
     def point(url, tgz_md5=None):
         monkeypatch.setattr(cifar.CIFAR10, "url", url)
         monkeypatch.setattr(cifar.CIFAR10, "tgz_md5", tgz_md5 or md5(path))
-        monkeypatch.setattr(cifar.CIFAR10, "train_list", [[n, part_md5[n]] for n, _ in cifar.CIFAR10.train_list])
-        monkeypatch.setattr(cifar.CIFAR10, "test_list", [[n, part_md5[n]] for n, _ in cifar.CIFAR10.test_list])
+        monkeypatch.setattr(
+            cifar.CIFAR10, "train_list", [[n, part_md5[n]] for n, _ in cifar.CIFAR10.train_list]
+        )
+        monkeypatch.setattr(
+            cifar.CIFAR10, "test_list", [[n, part_md5[n]] for n, _ in cifar.CIFAR10.test_list]
+        )
+
     return point
 
 
@@ -196,7 +205,10 @@ def test_download_verifies_unpacks_and_loads(tmp_path, archive, point_torchvisio
         point_torchvision_at(f"{server.url}/cifar-10-python.tar.gz")
         d = load_cifar10(tmp_path / "data")
     assert d.checksum_verified is True and d.train_images.shape == (250, 3, 32, 32)
-    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["cifar-10-batches-py", "cifar-10-python.tar.gz"]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
+        "cifar-10-batches-py",
+        "cifar-10-python.tar.gz",
+    ]
 
 
 def nothing_left(root):
@@ -252,7 +264,13 @@ def test_a_write_that_fails_part_way_leaves_the_earlier_file(tmp_path, monkeypat
 def test_a_figure_that_fails_part_way_leaves_the_earlier_one(tmp_path, monkeypatch):
     from common import plots
     path = tmp_path / "q1_3_4_loss.png"
-    history = {"epoch": [1, 2], "train_loss": [2.0, 1.0], "val_loss": [2.1, 1.5], "train_acc": [1, 2], "val_acc": [1, 2]}
+    history = {
+        "epoch": [1, 2],
+        "train_loss": [2.0, 1.0],
+        "val_loss": [2.1, 1.5],
+        "train_acc": [1, 2],
+        "val_acc": [1, 2],
+    }
     plots.plot_curves(history, 2, "t", path, "loss")
     earlier = path.read_bytes()
 

@@ -21,7 +21,9 @@ def test_the_packed_data_unpack_to_the_same_jpeg_bytes(tmp_path):
     (shared / "build_batches.py").write_text("# the builder\n")
     carry = tmp_path / "carry"
     for command in (["pack", shared, carry], ["unpack", carry]):
-        subprocess.run([sys.executable, REPO / ".ci" / "gpu_data.py", *command], check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, REPO / ".ci" / "gpu_data.py", *command], check=True, capture_output=True
+        )
     packed = np.load(carry / "cifar10_headless.npz")
     assert packed["opening"].tobytes() == opening  # stored once, not three times
     again = np.load(carry / "cifar10_jpeg.npz")

@@ -41,8 +41,16 @@ def test_a_smoke_run_never_replaces_full_results(tmp_path, fresh_cifar_root):
     out.mkdir()
     full = json.dumps({"quick": False, "history": {"epoch": [1]}, "final_test_acc": 70.0})
     (out / "q1_3_train.json").write_text(full)
-    result = run_script("q1_3_train.py", "--quick", "--data-dir", fresh_cifar_root, "--skip-checksum", "--out", out,
-                        cwd=tmp_path)
+    result = run_script(
+        "q1_3_train.py",
+        "--quick",
+        "--data-dir",
+        fresh_cifar_root,
+        "--skip-checksum",
+        "--out",
+        out,
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "holds full results (q1_3_train.json)" in result.stderr and "smoke/" in result.stderr
     assert (out / "q1_3_train.json").read_text() == full
@@ -53,7 +61,9 @@ def test_runs_into_different_folders_never_share_a_checkpoint_file(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     parser = cli.base_parser("")
     cli.add_training_flags(parser)
-    folders = {cli.parse(parser, ["--out", out]).checkpoint_dir for out in ("figures", "figures/gpu", "smoke")}
+    folders = {
+        cli.parse(parser, ["--out", out]).checkpoint_dir for out in ("figures", "figures/gpu", "smoke")
+    }
     assert folders == {"checkpoints/figures", "checkpoints/figures/gpu", "checkpoints/smoke"}
 
 
@@ -84,8 +94,23 @@ def test_two_sweeps_finishing_into_one_folder_both_keep_their_runs(tmp_path, fre
 
 def test_two_recipes_finishing_into_one_folder_both_keep_their_runs(tmp_path, fresh_cifar_root):
     out = tmp_path / "shared"
-    finish_together(tmp_path, [["q1_3_improve.py", "--recipe", recipe, "--quick", "--data-dir", fresh_cifar_root,
-                                *FAST, "--out", out] for recipe in ("student", "best")])
+    finish_together(
+        tmp_path,
+        [
+            [
+                "q1_3_improve.py",
+                "--recipe",
+                recipe,
+                "--quick",
+                "--data-dir",
+                fresh_cifar_root,
+                *FAST,
+                "--out",
+                out,
+            ]
+            for recipe in ("student", "best")
+        ],
+    )
     record = strict_json(out / "q1_3_improve.json")
     assert sorted(record["runs"]) == ["best", "student"]
     # each recipe keeps what its own smoke run changed
@@ -94,8 +119,18 @@ def test_two_recipes_finishing_into_one_folder_both_keep_their_runs(tmp_path, fr
 
 def test_a_divergent_run_stops_with_a_message_and_writes_no_nan(tmp_path, cifar_root):
     out = tmp_path / "out"
-    result = run_script("q1_3_train.py", "--quick", "--lr", "100", "--data-dir", cifar_root, "--skip-checksum",
-                        "--out", out, cwd=tmp_path)
+    result = run_script(
+        "q1_3_train.py",
+        "--quick",
+        "--lr",
+        "100",
+        "--data-dir",
+        cifar_root,
+        "--skip-checksum",
+        "--out",
+        out,
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "Training diverged: the loss stopped being a finite number in epoch 1" in result.stderr
     assert "--lr 100 (100000 times the report's 0.001)" in result.stderr and "smaller --lr" in result.stderr
@@ -123,7 +158,9 @@ def test_a_run_that_diverges_later_keeps_its_last_finished_epoch(tmp_path, monke
     poisoned.calls = 0
     monkeypatch.setattr(training, "train_epoch", poisoned)
     points = Checkpoints(tmp_path, "run")
-    with pytest.raises(Diverged, match=r"in epoch 2, within steps 1 to 4 .*The last finished epoch \(1\) is kept"):
+    with pytest.raises(
+        Diverged, match=r"in epoch 2, within steps 1 to 4 .*The last finished epoch \(1\) is kept"
+    ):
         training.train(cfg, data, torch.device("cpu"), points, log=lambda *_: None)
     assert torch.load(points.path("last"), weights_only=True)["epoch"] == 1
 
@@ -132,13 +169,23 @@ def _small_disk(tmp_path):
     """A 300 KB tmpfs where the machine allows mounting one; None elsewhere."""
     folder = tmp_path / f"disk{uuid.uuid4().hex[:6]}"
     folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(folder)], capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(folder)], capture_output=True
+    )
     return folder if done.returncode == 0 else None
 
 
 def test_a_full_disk_under_the_checkpoints_ends_in_one_paragraph(tmp_path, cifar_root):
     disk = _small_disk(tmp_path)
-    args = ["q1_3_train.py", "--quick", "--data-dir", cifar_root, "--skip-checksum", "--out", tmp_path / "out"]
+    args = [
+        "q1_3_train.py",
+        "--quick",
+        "--data-dir",
+        cifar_root,
+        "--skip-checksum",
+        "--out",
+        tmp_path / "out",
+    ]
     try:
         if disk is not None:
             (disk / "q1_3_train_quick_last.pt").write_text("the earlier checkpoint")
@@ -149,7 +196,9 @@ def test_a_full_disk_under_the_checkpoints_ends_in_one_paragraph(tmp_path, cifar
             (disk / "q1_3_train_quick_last.pt").write_text("the earlier checkpoint")
             result = _run_with_a_full_disk(args + ["--checkpoint-dir", disk], tmp_path)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-        assert f"Could not write {disk}/q1_3_train_quick_last.pt: no space is left on that disk" in result.stderr
+        assert (
+            f"Could not write {disk}/q1_3_train_quick_last.pt: no space is left on that disk" in result.stderr
+        )
         assert "--checkpoint-dir" in result.stderr
         assert (disk / "q1_3_train_quick_last.pt").read_text() == "the earlier checkpoint"
         assert not list(disk.glob(".*partial*"))
@@ -159,14 +208,17 @@ def test_a_full_disk_under_the_checkpoints_ends_in_one_paragraph(tmp_path, cifar
 
 
 def _run_with_a_full_disk(args, tmp_path):
-    code = ("import runpy, shutil, sys, torch\n"
-            "def full(obj, f, *a, **k):\n"
-            "    open(f, 'wb').write(b'half')\n"
-            "    raise RuntimeError('[enforce fail at inline_container.cc:672] . unexpected pos 121728 vs 121616')\n"
-            "torch.save = full\n"
-            "shutil.disk_usage = lambda p: shutil._ntuple_diskusage(10, 10, 0)\n"
-            f"sys.argv = {[str(a) for a in args]!r}\n"
-            f"runpy.run_path({str(REPO / args[0])!r}, run_name='__main__')\n")
+    code = (
+        "import runpy, shutil, sys, torch\n"
+        "def full(obj, f, *a, **k):\n"
+        "    open(f, 'wb').write(b'half')\n"
+        "    raise RuntimeError('[enforce fail at inline_container.cc:672] . unexpected pos 121728 vs "
+        "121616')\n"
+        "torch.save = full\n"
+        "shutil.disk_usage = lambda p: shutil._ntuple_diskusage(10, 10, 0)\n"
+        f"sys.argv = {[str(a) for a in args]!r}\n"
+        f"runpy.run_path({str(REPO / args[0])!r}, run_name='__main__')\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
                           timeout=600)
@@ -174,8 +226,18 @@ def _run_with_a_full_disk(args, tmp_path):
 
 def test_an_output_folder_in_the_way_ends_in_one_paragraph(tmp_path, cifar_root):
     (tmp_path / "blocked").write_text("a file where the checkpoint folder should be")
-    result = run_script("q1_3_train.py", "--quick", "--data-dir", cifar_root, "--skip-checksum",
-                        "--out", tmp_path / "out", "--checkpoint-dir", tmp_path / "blocked" / "ckpt", cwd=tmp_path)
+    result = run_script(
+        "q1_3_train.py",
+        "--quick",
+        "--data-dir",
+        cifar_root,
+        "--skip-checksum",
+        "--out",
+        tmp_path / "out",
+        "--checkpoint-dir",
+        tmp_path / "blocked" / "ckpt",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "Could not write" in result.stderr and "blocked" in result.stderr
     assert (tmp_path / "blocked").read_text() == "a file where the checkpoint folder should be"

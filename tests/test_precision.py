@@ -71,8 +71,21 @@ def test_bf16_is_refused_before_training_on_a_cpu_without_native_bf16(no_native_
 def test_bf16_refusal_on_the_command_line_is_one_paragraph(tmp_path, cifar_root, monkeypatch, capsys,
                                                            no_native_bf16):
     import q1_3_train
-    monkeypatch.setattr("sys.argv", ["q1_3_train.py", "--quick", "--precision", "bf16", "--out", str(tmp_path),
-                                     "--data-dir", str(cifar_root), "--skip-checksum"])
+
+    monkeypatch.setattr(
+        "sys.argv",
+        [
+            "q1_3_train.py",
+            "--quick",
+            "--precision",
+            "bf16",
+            "--out",
+            str(tmp_path),
+            "--data-dir",
+            str(cifar_root),
+            "--skip-checksum",
+        ],
+    )
     with pytest.raises(SystemExit) as exit_:
         from common import cli
         cli.run(q1_3_train.main)
@@ -109,7 +122,9 @@ def test_a_bf16_run_resumes_to_the_same_numbers(tmp_path, small_data, native_bf1
             raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
         train(cfg, small_data, CPU, Checkpoints(tmp_path / "cut", "t"), log=interrupt_in_epoch_2)
-    resumed = train(cfg, small_data, CPU, Checkpoints(tmp_path / "cut", "t"), resume=True, log=lambda *_: None)[0]
+    resumed = train(
+        cfg, small_data, CPU, Checkpoints(tmp_path / "cut", "t"), resume=True, log=lambda *_: None
+    )[0]
     for key in ("train_loss", "val_loss", "val_acc"):
         assert resumed["history"][key] == whole["history"][key]
     assert resumed["final_test_acc"] == whole["final_test_acc"]
@@ -124,7 +139,9 @@ def test_the_bench_says_why_it_skipped_bf16(tmp_path, cifar_root, no_native_bf16
     from common.data import load_cifar10 as load
     from common.speed import compare_precisions
     lines = []
-    result = compare_precisions(load(cifar_root, offline=True, skip_checksum=True), 64, CPU, 1, log=lines.append)
+    result = compare_precisions(
+        load(cifar_root, offline=True, skip_checksum=True), 64, CPU, 1, log=lines.append
+    )
     assert "no native bfloat16" in result["skipped"] and lines[0].startswith("fp32 against bf16: skipped.")
 
 
@@ -134,7 +151,11 @@ def test_the_bench_times_fp32_and_bf16_for_both_nets(cifar_root, native_bf16):
     result = compare_precisions(load_cifar10(cifar_root, offline=True, skip_checksum=True), 512, CPU, 1,
                                 log=lines.append)
     for net in ("baseline", "best"):
-        assert len(result["images_per_second"][net]["fp32"]) == len(result["images_per_second"][net]["bf16"]) == 1
+        assert (
+            len(result["images_per_second"][net]["fp32"])
+            == len(result["images_per_second"][net]["bf16"])
+            == 1
+        )
         assert result["median_ratios"][net] == pytest.approx(result["images_per_second"][net]["bf16"][0]
                                                              / result["images_per_second"][net]["fp32"][0])
     assert lines[-1].startswith("median bf16 / fp32 ratio of 1: baseline")
@@ -157,8 +178,12 @@ def test_whether_bf16_changes_the_answer_follows_the_records(tmp_path):
     assert precision_verdict(tmp_path) == []  # no bf16 run: nothing to say
     for seed, (fp32, bf16) in enumerate(zip((69.4, 69.9, 69.6), (69.5, 69.8, 69.7))):
         _baseline_record(tmp_path if seed == 0 else tmp_path / "seeds" / f"baseline_seed{seed}", seed, fp32)
-        _baseline_record(tmp_path / "bf16" if seed == 0 else tmp_path / "bf16" / "seeds" / f"baseline_seed{seed}",
-                         seed, bf16, precision="bf16")
+        _baseline_record(
+            tmp_path / "bf16" if seed == 0 else tmp_path / "bf16" / "seeds" / f"baseline_seed{seed}",
+            seed,
+            bf16,
+            precision="bf16",
+        )
     assert f"**{HOLDS}**" in precision_verdict(tmp_path)[0]
     for seed in range(3):  # bf16 now 3 points lower: it changes the answer
         folder = tmp_path / "bf16" if seed == 0 else tmp_path / "bf16" / "seeds" / f"baseline_seed{seed}"

@@ -22,9 +22,14 @@ def run(test_acc, n=4):
 
 
 def common(quick=False, figures=()):
-    return {"config": {}, "env": {"python": "3.11", "torch": "2.14.1", "device": "cpu"}, "quick": quick,
-            "seconds": 12.0, "figures": list(figures),
-            "data": {"dir": "d", "checksum_verified": False, "n_train": 45000, "n_val": 5000, "n_test": 10000}}
+    return {
+        "config": {},
+        "env": {"python": "3.11", "torch": "2.14.1", "device": "cpu"},
+        "quick": quick,
+        "seconds": 12.0,
+        "figures": list(figures),
+        "data": {"dir": "d", "checksum_verified": False, "n_train": 45000, "n_val": 5000, "n_test": 10000},
+    }
 
 
 def write(out, name, record):
@@ -91,7 +96,9 @@ def test_ablation_runs_form_one_table(tmp_path):
     recipe = asdict(TrainConfig(**BEST))
     best = {**run(85.0), "train_config": {**recipe, "epochs": 4, "augment": False},
             "history": {**history(4), "seconds": [50.0] * 4}}
-    write(folder, "q1_3_improve", {**common(), "runs": {"best": best}, "flags": ["--epochs 4", "--no-augment"]})
+    write(
+        folder, "q1_3_improve", {**common(), "runs": {"best": best}, "flags": ["--epochs 4", "--no-augment"]}
+    )
     text = build_report(tmp_path)
     assert "| no_augment_4ep | epochs 4, no augment | 4 | 85.00 | - | 63.00 | 50.0 |" in text
     full = {**run(88.0), "train_config": recipe, "history": {**history(20), "seconds": [60.0] * 20}}
@@ -112,8 +119,21 @@ def test_ablation_runs_form_one_table(tmp_path):
     # A shortened recipe's seeds give the spread its ablation rows are read against.
     seed1_4ep = tmp_path / "ablation" / "seed1_4ep"
     seed1_4ep.mkdir()
-    write(seed1_4ep, "q1_3_improve", {**common(), "runs": {"best": {
-        **best, "final_test_acc": 84.0, "best_val_acc": 62.0, "train_config": {**best["train_config"], "seed": 1}}}})
+    write(
+        seed1_4ep,
+        "q1_3_improve",
+        {
+            **common(),
+            "runs": {
+                "best": {
+                    **best,
+                    "final_test_acc": 84.0,
+                    "best_val_acc": 62.0,
+                    "train_config": {**best["train_config"], "seed": 1},
+                }
+            },
+        },
+    )
     text = build_report(tmp_path)
     assert ("The best recipe with epochs 4, no augment over seeds 0, 1: final test 85.00, 84.00% "
             "(mean 84.50%, from 84.00% to 85.00%); best validation 63.00, 62.00%") in text
@@ -122,9 +142,11 @@ def test_ablation_runs_form_one_table(tmp_path):
 def test_ablation_rows_name_what_differs_from_their_own_recipe(tmp_path):
     folder = tmp_path / "ablation"
     best, older = asdict(TrainConfig(**BEST)), asdict(TrainConfig(**BN_ONECYCLE))
-    runs = {"best_no_lookahead_4ep": ("best", {**best, "epochs": 4, "lookahead": False}),
-            "no_augment_4ep": ("bn_onecycle", {**older, "epochs": 4, "augment": False, "widths": [32, 64, 128]}),
-            "before_tta_shift": ("bn_onecycle", {k: v for k, v in older.items() if k != "tta_shift"})}
+    runs = {
+        "best_no_lookahead_4ep": ("best", {**best, "epochs": 4, "lookahead": False}),
+        "no_augment_4ep": ("bn_onecycle", {**older, "epochs": 4, "augment": False, "widths": [32, 64, 128]}),
+        "before_tta_shift": ("bn_onecycle", {k: v for k, v in older.items() if k != "tta_shift"}),
+    }
     for name, (recipe, config) in runs.items():
         (folder / name).mkdir(parents=True)
         write(folder / name, "q1_3_improve", {**common(), "runs": {recipe: {
@@ -133,7 +155,9 @@ def test_ablation_rows_name_what_differs_from_their_own_recipe(tmp_path):
         recipe: {**run(90.0), "train_config": asdict(TrainConfig(**RECIPES[recipe])),
                  "history": {**history(4), "seconds": [50.0] * 4}} for recipe in ("best", "bn_onecycle")}})
     text = build_report(tmp_path)
-    best_table = text[text.index("### Ablation of the best recipe"):text.index("### Ablation of the bn_onecycle")]
+    best_table = text[
+        text.index("### Ablation of the best recipe") : text.index("### Ablation of the bn_onecycle")
+    ]
     assert "| best_no_lookahead_4ep | epochs 4, no lookahead | 4 | 85.00 |" in best_table
     assert "no_augment_4ep" not in best_table
     older_table = text[text.index("### Ablation of the bn_onecycle"):]
@@ -162,8 +186,10 @@ def test_the_report_says_when_each_recipe_first_reaches_the_students_80_15(tmp_p
     text = build_report(tmp_path)
     assert "- student recipe: never reaches 80.15% validation accuracy in its 4 epochs (best 79.00%)." in text
     at = 2 * 26.0 / epochs
-    assert (f"- best recipe: first reaches it after epoch 2, at 4.0 training minutes measured; from the bench's "
-            f"speeds with AVX2 kernels, 2 threads: {at:.1f} min, {at / 20:.2f} of the student recipe's 20.0 min.") in text
+    assert (
+        f"- best recipe: first reaches it after epoch 2, at 4.0 training minutes measured; from the bench's "
+        f"speeds with AVX2 kernels, 2 threads: {at:.1f} min, {at / 20:.2f} of the student recipe's 20.0 min."
+    ) in text
     assert f"![{TIME_FIGURE}]({TIME_FIGURE})" in text
 
 
@@ -202,7 +228,9 @@ def test_a_rebuild_never_turns_a_measured_row_into_not_run_yet(tmp_path):
     page = tmp_path / "README.md"
     begin, end = markers("times")
     measured = "| 1.3.1-1.3.4 baseline | 21 min | cpu |"
-    page.write_text(f"{begin}\n| question | measured training time | machine |\n|---|---:|---|\n{measured}\n{end}\n")
+    page.write_text(
+        f"{begin}\n| question | measured training time | machine |\n|---|---:|---|\n{measured}\n{end}\n"
+    )
     assert refresh(page, tmp_path) == ["1.3.1-1.3.4 baseline"]  # its JSON is not in tmp_path
     assert measured in page.read_text()
 
@@ -220,7 +248,9 @@ def test_times_table_estimates_each_question_from_the_measured_speed(tmp_path):
     lines = times_table(tmp_path)
     assert "from the speed with AVX2 kernels, 2 threads" in lines[0]
     baseline = next(line for line in lines if line.startswith("| 1.3.1-1.3.4"))
-    assert "| 2 min |" in baseline and baseline.endswith("| 20 min |")  # measured 2 x 60 s; 20 x 45,000 / 750 s
+    assert "| 2 min |" in baseline and baseline.endswith(
+        "| 20 min |"
+    )  # measured 2 x 60 s; 20 x 45,000 / 750 s
     dropout = next(line for line in lines if line.startswith("| 1.3.5-1.3.6"))
     assert "not run yet" in dropout and dropout.endswith("| 60 min |")  # 3 runs x 20 epochs
 
@@ -247,9 +277,19 @@ def test_every_question_runs_in_order_with_its_time(smoke_run):
     assert "every question:" in result.stdout and (out / "REPORT.md").is_file()
 
 
-@pytest.mark.parametrize("command", [["q1_1_data.py"], ["q1_2_model.py"], ["q1_3_train.py"], ["q1_3_dropout.py"],
-                                     ["q1_3_improve.py"], ["-m", "common.everything"], ["-m", "common.report"],
-                                     ["-m", "common.bench"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["q1_1_data.py"],
+        ["q1_2_model.py"],
+        ["q1_3_train.py"],
+        ["q1_3_dropout.py"],
+        ["q1_3_improve.py"],
+        ["-m", "common.everything"],
+        ["-m", "common.report"],
+        ["-m", "common.bench"],
+    ],
+)
 def test_every_command_answers_help_with_only_its_own_flags(command):
     import subprocess
     import sys

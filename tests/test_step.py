@@ -22,7 +22,10 @@ from common.train import build_model
 
 def batches(n=6, size=8, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return [(torch.randn(size, 32, 32, 3, generator=g), torch.randint(0, 10, (size,), generator=g)) for _ in range(n)]
+    return [
+        (torch.randn(size, 32, 32, 3, generator=g), torch.randint(0, 10, (size,), generator=g))
+        for _ in range(n)
+    ]
 
 
 def fresh(cfg):
@@ -144,14 +147,18 @@ def test_an_fp32_step_builds_no_autocast_so_torch_before_2_5_runs_it_on_an_apple
     assert torch.isfinite(loss)
 
 
-@pytest.mark.parametrize("capability, refused", [((7, 5), True), ((7, 0), True), ((8, 0), False), ((9, 0), False)])
+@pytest.mark.parametrize(
+    "capability, refused", [((7, 5), True), ((7, 0), True), ((8, 0), False), ((9, 0), False)]
+)
 def test_bf16_on_a_gpu_is_refused_below_compute_capability_8(monkeypatch, capability, refused):
     """torch 2.4 and later answer is_bf16_supported() True on a T4 (7.5), where bf16 is emulated."""
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla T4")
     if refused:
-        with pytest.raises(UsageError, match=f"compute capability {capability[0]}.{capability[1]}.*--precision fp32"):
+        with pytest.raises(
+            UsageError, match=f"compute capability {capability[0]}.{capability[1]}.*--precision fp32"
+        ):
             check_precision("bf16", torch.device("cuda"))
     else:
         check_precision("bf16", torch.device("cuda"))

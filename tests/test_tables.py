@@ -37,9 +37,13 @@ def assert_well_formed(text, where):
     for table in tables(text):
         assert len(table) >= 2, f"{where}: a table without a delimiter row: {table[0]}"
         width = len(cells(table[0]))
-        assert all(set(c) <= set("-:") and c for c in cells(table[1])), f"{where}: not a delimiter row: {table[1]}"
+        assert all(set(c) <= set("-:") and c for c in cells(table[1])), (
+            f"{where}: not a delimiter row: {table[1]}"
+        )
         for line in table[1:]:
-            assert len(cells(line)) == width, f"{where}: {len(cells(line))} cells against the header's {width}: {line}"
+            assert len(cells(line)) == width, (
+                f"{where}: {len(cells(line))} cells against the header's {width}: {line}"
+            )
 
 
 def test_the_committed_pages_are_well_formed():

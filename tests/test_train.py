@@ -105,7 +105,13 @@ def test_resume_onto_a_device_keeps_the_random_number_states_on_the_cpu(small_da
     tensors (set_state takes nothing else). The meta device stands in for the GPU."""
     from common.optim import make_optimizer
     cfg = TrainConfig(epochs=2, batch_size=20, lr=0.01, log_every=10, dropout=0.2)
-    train(TrainConfig(**{**cfg.__dict__, "epochs": 1}), small_data, torch.device("cpu"), ckpt(tmp_path), log=quiet)
+    train(
+        TrainConfig(**{**cfg.__dict__, "epochs": 1}),
+        small_data,
+        torch.device("cpu"),
+        ckpt(tmp_path),
+        log=quiet,
+    )
     saved = torch.load(tmp_path / "t_last.pt", weights_only=True)
     saved["config"]["epochs"] = 2  # the same run, asked for two epochs: it goes on after epoch 1
     torch.save(saved, tmp_path / "t_last.pt")
@@ -193,8 +199,19 @@ def test_q1_3_train_quick_end_to_end(tmp_path, cifar_root):
 
 
 def test_quick_honours_an_explicit_epochs(tmp_path, cifar_root):
-    result = run_script("q1_3_train.py", "--data-dir", cifar_root, "--skip-checksum", "--quick", "--epochs", "1",
-                        "--out", tmp_path, "--checkpoint-dir", tmp_path / "ckpt")
+    result = run_script(
+        "q1_3_train.py",
+        "--data-dir",
+        cifar_root,
+        "--skip-checksum",
+        "--quick",
+        "--epochs",
+        "1",
+        "--out",
+        tmp_path,
+        "--checkpoint-dir",
+        tmp_path / "ckpt",
+    )
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "q1_3_train.json").read_text())
     assert record["history"]["epoch"] == [1] and record["quick_settings"]["epochs"] == 1
@@ -205,14 +222,39 @@ def test_benchmark_prints_both_pipelines_and_their_ratio(tmp_path, cifar_root):
     import subprocess
     import sys
     from conftest import REPO
-    result = subprocess.run([sys.executable, "-m", "common.bench", "--device", "cpu", "--data-dir", cifar_root,
-                             "--skip-checksum", "--images", "64", "--repeats", "1", "--workers", "0",
-                             "--out", tmp_path], cwd=REPO, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "common.bench",
+            "--device",
+            "cpu",
+            "--data-dir",
+            cifar_root,
+            "--skip-checksum",
+            "--images",
+            "64",
+            "--repeats",
+            "1",
+            "--workers",
+            "0",
+            "--out",
+            tmp_path,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 0, result.stderr
     assert "naive" in result.stdout and "package" in result.stdout and "median ratio of 1:" in result.stdout
     record = json.loads((next(tmp_path.glob("bench_cpu_*.json"))).read_text())
-    assert record["median_ratio"] == record["package_images_per_second"][0] / record["naive_images_per_second"][0]
+    assert (
+        record["median_ratio"]
+        == record["package_images_per_second"][0] / record["naive_images_per_second"][0]
+    )
     assert "## Speed" in (tmp_path / "REPORT.md").read_text()
 
 

@@ -83,21 +83,45 @@ def _claims(out, settings):
     found = []
 
     verdict, p = positive(rise["baseline"])
-    found.append(("1.3.4", "The loss shows graph depicts an over fitting of the model due to the fact that the loss "
-                           "of the validation data set increases.",
-                  verdict, p, [_numbers("baseline", runs["baseline"], loss_rise,
-                                        "last validation loss minus its lowest", 3)]))
+    found.append(
+        (
+            "1.3.4",
+            "The loss shows graph depicts an over fitting of the model due to the fact that the loss "
+            "of the validation data set increases.",
+            verdict,
+            p,
+            [_numbers("baseline", runs["baseline"], loss_rise, "last validation loss minus its lowest", 3)],
+        )
+    )
 
     verdict, p = similar(test["dropout 0.2"], test["baseline"])
-    found.append(("1.3.5", "The dropout of 0.2 does not fundamentally impact the behaviour of the model in terms "
-                           "of accuracy and loss.", verdict, p,
-                  [_numbers(n, runs[n], final_test, "final test accuracy (%)") for n in ("dropout 0.2", "baseline")]))
+    found.append(
+        (
+            "1.3.5",
+            "The dropout of 0.2 does not fundamentally impact the behaviour of the model in terms "
+            "of accuracy and loss.",
+            verdict,
+            p,
+            [
+                _numbers(n, runs[n], final_test, "final test accuracy (%)")
+                for n in ("dropout 0.2", "baseline")
+            ],
+        )
+    )
 
     tests = [higher(rise["baseline"], rise["dropout 0.5"]), higher(rise["dropout 0.2"], rise["dropout 0.5"])]
-    found.append(("1.3.5", "The dropout of 0.5 reduces the over fitting of the previous model(s) model drastically",
-                  all_of(tests), _largest_p(tests),
-                  [_numbers(n, runs[n], loss_rise, "last validation loss minus its lowest", 3)
-                   for n in ("baseline", "dropout 0.2", "dropout 0.5")]))
+    found.append(
+        (
+            "1.3.5",
+            "The dropout of 0.5 reduces the over fitting of the previous model(s) model drastically",
+            all_of(tests),
+            _largest_p(tests),
+            [
+                _numbers(n, runs[n], loss_rise, "last validation loss minus its lowest", 3)
+                for n in ("baseline", "dropout 0.2", "dropout 0.5")
+            ],
+        )
+    )
 
     tests = [higher(test["dropout 0.5"], test[n]) for n in ("dropout 0.2", "dropout 0.8")]
     found.append(("1.3.5", "The best model achieved in 1.3.5 was the model with a dropout of 0.5.",
@@ -107,11 +131,23 @@ def _claims(out, settings):
 
     tests = [higher(test["dropout 0.5"], test["dropout 0.8"]),
              higher(_values(runs["dropout 0.5"], final_val), _values(runs["dropout 0.8"], final_val))]
-    found.append(("1.3.5", "the dropout rate is slightly too high which reduces the accuracy of the model for both "
-                           "test and validation set compared to a dropout of 0.5",
-                  all_of(tests), _largest_p(tests),
-                  [_numbers(n, runs[n], m, w) for n in ("dropout 0.5", "dropout 0.8")
-                   for m, w in ((final_test, "final test accuracy (%)"), (final_val, "final validation accuracy (%)"))]))
+    found.append(
+        (
+            "1.3.5",
+            "the dropout rate is slightly too high which reduces the accuracy of the model for both "
+            "test and validation set compared to a dropout of 0.5",
+            all_of(tests),
+            _largest_p(tests),
+            [
+                _numbers(n, runs[n], m, w)
+                for n in ("dropout 0.5", "dropout 0.8")
+                for m, w in (
+                    (final_test, "final test accuracy (%)"),
+                    (final_val, "final validation accuracy (%)"),
+                )
+            ],
+        )
+    )
 
     fed = normalized_against_raw(out, settings=settings)
     verdict, p = positive([norm - raw for _, norm, raw in fed])
@@ -122,18 +158,28 @@ def _claims(out, settings):
                       if fed else "(none yet)")]))
 
     verdict, p = higher(test["student"], test["baseline"])
-    found.append(("1.3.7", "I have achieved a total validation accuracy of 80.3% in the last epoch and a "
-                           "corresponding test accuracy of 80.15%. [the baseline: 70.42%]", verdict, p,
-                  [_numbers(n, runs[n], final_test, "final test accuracy (%)") for n in ("student", "baseline")]))
+    found.append(
+        (
+            "1.3.7",
+            "I have achieved a total validation accuracy of 80.3% in the last epoch and a "
+            "corresponding test accuracy of 80.15%. [the baseline: 70.42%]",
+            verdict,
+            p,
+            [_numbers(n, runs[n], final_test, "final test accuracy (%)") for n in ("student", "baseline")],
+        )
+    )
     return found
 
 
 def spread_table(out):
     """Markdown lines: each report run's seed-0 final test accuracy beside its spread over
     seeds, and whether the report's value lies within it."""
-    lines = ["| run | seeds | seed 0 (%) | mean (%) | standard deviation | lowest (%) | highest (%) | report (%) | "
-             "report within lowest to highest |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| run | seeds | seed 0 (%) | mean (%) | standard deviation | lowest (%) | highest (%) | report (%) "
+        "| "
+        "report within lowest to highest |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for name, runs in seed_runs(out).items():
         label, report = REPORT_RUNS[name].title, REPORT_RUNS[name].report_acc
         values = _values(runs, final_test)
@@ -143,19 +189,29 @@ def spread_table(out):
         spread = Spread(values)
         seed0 = next((run["final_test_acc"] for seed, run, _, _ in runs if seed == 0), None)
         inside = ("yes" if spread.holds(report) else "no") if spread.n > 1 else "one seed: no spread"
-        lines.append(f"| {label} | {', '.join(str(seed) for seed, *_ in runs)} | {_fmt(seed0)} | {spread.mean:.2f} | "
-                     f"{_fmt(spread.std)} | {spread.low:.2f} | {spread.high:.2f} | {report:.2f} | {inside} |")
+        lines.append(
+            f"| {label} | {', '.join(str(seed) for seed, *_ in runs)} | {_fmt(seed0)} | {spread.mean:.2f} | "
+            f"{_fmt(spread.std)} | {spread.low:.2f} | {spread.high:.2f} | {report:.2f} | {inside} |"
+        )
     return lines
 
 
 def section(out):
     """REPORT.md's "Seeds" and "The report's claims" sections."""
-    lines = ["## Seeds: how far one run can be trusted", "",
-             "Final test accuracy of each of the report's runs over this package's seeds (seed 0 is the run in the "
-             "sections above; other seeds are in `seeds/<run>_seed<N>/`, listed by "
-             "`python -m common.everything --print --seeds 1 2`). Each seed also draws its own validation images.",
-             ""] + spread_table(out) + ["", "## The report's claims", "",
-                                         f"Each claim is quoted from the report. The rule: {RULE}", ""]
+    lines = (
+        [
+            "## Seeds: how far one run can be trusted",
+            "",
+            "Final test accuracy of each of the report's runs over this package's seeds (seed 0 is the run "
+            "in the "
+            "sections above; other seeds are in `seeds/<run>_seed<N>/`, listed by "
+            "`python -m common.everything --print --seeds 1 2`). Each seed also draws its own validation "
+            "images.",
+            "",
+        ]
+        + spread_table(out)
+        + ["", "## The report's claims", "", f"Each claim is quoted from the report. The rule: {RULE}", ""]
+    )
     for question, words, verdict, p, numbers, _ in claims(out):
         lines += [f"- {question}: \"{words}\"", f"  Verdict: {verdict_words(verdict, p)}. "
                   + "; ".join(numbers) + "."]

@@ -132,8 +132,11 @@ def plot_confusion(matrices, path, title):
                 ax.text(j, i, str(c), ha="center", va="center", fontsize=6.5,
                         color="white" if shares[i][j] > 0.5 else "black")
         ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=60, fontsize=7)
-        ax.set_yticks(range(len(CLASSES)), [f"{name} {100 * shares[i][i]:.0f}%" for i, name in enumerate(CLASSES)],
-                      fontsize=7)
+        ax.set_yticks(
+            range(len(CLASSES)),
+            [f"{name} {100 * shares[i][i]:.0f}%" for i, name in enumerate(CLASSES)],
+            fontsize=7,
+        )
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class (its accuracy)")
         ax.set_title("\n".join(textwrap.wrap(label, 48)), fontsize=9)
@@ -194,15 +197,20 @@ def config_of(run):
     """The TrainConfig a run's record says it trained (settings it lacks: their defaults)."""
     saved = run.get("train_config") or {}
     known = {f.name: f.default for f in fields(TrainConfig)}
-    return TrainConfig(**{k: tuple(v) if isinstance(known[k], tuple) else v for k, v in saved.items() if k in known})
+    return TrainConfig(
+        **{k: tuple(v) if isinstance(known[k], tuple) else v for k, v in saved.items() if k in known}
+    )
 
 
 def heading(script, key, run):
     """The title of a run's loss and accuracy figures, from its record."""
     cfg = config_of(run)
     if script == "q1_3_train":
-        text = (f"Question 1.3.4: baseline ConvNet (lr {cfg.lr}, momentum {cfg.momentum}, batch {cfg.batch_size}, "
-                f"dropout {cfg.dropout})")
+        text = (
+            f"Question 1.3.4: baseline ConvNet (lr {cfg.lr}, momentum {cfg.momentum}, batch "
+            f"{cfg.batch_size}, "
+            f"dropout {cfg.dropout})"
+        )
     elif script == "q1_3_dropout":
         text = f"Question 1.3.5: dropout p = {key} (lr {cfg.lr}, momentum {cfg.momentum})"
     else:
@@ -218,10 +226,18 @@ def prefix(script, key):
 
 def loss_note(cfg):
     """Why a regularized run's training loss can sit above its validation loss."""
-    causes = ([f"against label-smoothed targets (smoothing {cfg.label_smoothing}, so even a perfect "
-               f"model's loss stays above 0)"] if cfg.label_smoothing else []) + \
-        (["on augmented images (random crops and flips, harder than the originals)"] if cfg.augment else []) + \
-        ([f"with dropout {cfg.dropout} active"] if cfg.dropout else [])
+    causes = (
+        (
+            [
+                f"against label-smoothed targets (smoothing {cfg.label_smoothing}, so even a perfect "
+                f"model's loss stays above 0)"
+            ]
+            if cfg.label_smoothing
+            else []
+        )
+        + (["on augmented images (random crops and flips, harder than the originals)"] if cfg.augment else [])
+        + ([f"with dropout {cfg.dropout} active"] if cfg.dropout else [])
+    )
     if not (cfg.label_smoothing or cfg.augment):
         return None
     return ("Training loss sits above validation loss because it is measured during training "
@@ -249,8 +265,14 @@ def draw_curves(out, script, key, run, quick, records=None):
     names = []
     for metric, word, suffix in (("loss", "Loss", "loss"), ("acc", "Accuracy", "accuracy")):
         name = f"{prefix(script, key)}_{suffix}.png"
-        plot_curves(histories, best, titled(f"{heading(script, key, run)}: {word}", quick), Path(out) / name, metric,
-                    note=loss_note(config_of(run)) if metric == "loss" else None)
+        plot_curves(
+            histories,
+            best,
+            titled(f"{heading(script, key, run)}: {word}", quick),
+            Path(out) / name,
+            metric,
+            note=loss_note(config_of(run)) if metric == "loss" else None,
+        )
         names.append(name)
     return names
 
@@ -258,8 +280,12 @@ def draw_curves(out, script, key, run, quick, records=None):
 def draw_samples(out, data, quick, indices=SAMPLE_INDICES):
     """1.1.1: four training images with their classes."""
     chosen = list(indices)  # a tensor indexed by a list of positions: no torch import here
-    plot_samples(data.train_images[chosen], data.train_labels[chosen], Path(out) / SAMPLES_FIGURE,
-                 titled(f"Question 1.1.1: {len(indices)} CIFAR-10 training images".replace("4 ", "four "), quick))
+    plot_samples(
+        data.train_images[chosen],
+        data.train_labels[chosen],
+        Path(out) / SAMPLES_FIGURE,
+        titled(f"Question 1.1.1: {len(indices)} CIFAR-10 training images".replace("4 ", "four "), quick),
+    )
     return SAMPLES_FIGURE
 
 
@@ -280,10 +306,14 @@ def draw_predictions(out, data, predictions, best, quick):
 def draw_time(out, runs, quick):
     """1.3.7: every recipe's validation accuracy against training time, on one axis."""
     minutes, axis = minutes_axis(runs, out)
-    plot_accuracy_against_time({RECIPE_TITLES[k].split(" (")[0]: (minutes[k], run["history"]["val_acc"])
-                                for k, run in runs.items()}, TARGET,
-                               f"{TARGET}%: the report's student recipe (final test)", Path(out) / TIME_FIGURE,
-                               titled("1.3.7: validation accuracy against training time", quick), axis)
+    plot_accuracy_against_time(
+        {RECIPE_TITLES[k].split(" (")[0]: (minutes[k], run["history"]["val_acc"]) for k, run in runs.items()},
+        TARGET,
+        f"{TARGET}%: the report's student recipe (final test)",
+        Path(out) / TIME_FIGURE,
+        titled("1.3.7: validation accuracy against training time", quick),
+        axis,
+    )
     return TIME_FIGURE
 
 
@@ -321,10 +351,13 @@ def redraw_folder(folder, images, records):
             try:
                 data = images()
                 if script == "q1_1_data":
-                    drawn.append(draw_samples(folder, data, quick, record.get("sample_indices", SAMPLE_INDICES)))
+                    drawn.append(
+                        draw_samples(folder, data, quick, record.get("sample_indices", SAMPLE_INDICES))
+                    )
                 else:
-                    drawn += draw_predictions(folder, data, record["predictions"], f"{record['best_dropout']:g}",
-                                              quick)
+                    drawn += draw_predictions(
+                        folder, data, record["predictions"], f"{record['best_dropout']:g}", quick
+                    )
             except NoData as why:
                 skipped += [(name, str(why)) for name in wants_images[script]]
         if script == "q1_3_improve" and TIME_FIGURE in listed:
@@ -380,9 +413,13 @@ def draw_dropout_comparison(out):
         config = next(iter(sweep.values())).get("train_config") or {}
         other = [(k, v) for k, v in differences(baseline.get("train_config") or {}, config) if k != "dropout"]
         label = "p = 0 (baseline" + (f", trained with {', '.join(as_words(other))})" if other else ")")
-        curves[label] = [run["history"] for _, run, _, _ in seeds.get("baseline", [])] or [baseline["history"]]
+        curves[label] = [run["history"] for _, run, _, _ in seeds.get("baseline", [])] or [
+            baseline["history"]
+        ]
     for p, run in sweep.items():
-        curves[f"p = {p}"] = [r["history"] for _, r, _, _ in seeds.get(f"dropout {p}", [])] or [run["history"]]
+        curves[f"p = {p}"] = [r["history"] for _, r, _, _ in seeds.get(f"dropout {p}", [])] or [
+            run["history"]
+        ]
     title = titled("Question 1.3.5: validation accuracy and loss for each dropout p", record.get("quick"))
     plot_comparison(curves, Path(out) / DROPOUT_FIGURE, title)
     return DROPOUT_FIGURE
@@ -392,7 +429,9 @@ def draw_confusion(out):
     """The confusion figure, when some run kept its counts; returns its name, or None."""
     found, _ = confusion_runs(out)
     if found:
-        plot_confusion(dict(found), Path(out) / CONFUSION_FIGURE, "Test-set confusion counts (rows: true class)")
+        plot_confusion(
+            dict(found), Path(out) / CONFUSION_FIGURE, "Test-set confusion counts (rows: true class)"
+        )
         return CONFUSION_FIGURE
     return None
 
@@ -404,7 +443,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     root = Path(args.folder)
     if not root.is_dir():
-        sys.exit(f"error: {root} is not a folder; pass a results folder (the scripts' --out, figures/ by default).")
+        sys.exit(
+            f"error: {root} is not a folder; pass a results folder (the scripts' --out, figures/ by default)."
+        )
     started = time.perf_counter()
     drawn, skipped, damaged = redraw(root, args.data_dir, args.skip_checksum)
     print(f"redrew {drawn} figures under {root} in {time.perf_counter() - started:.1f} s")

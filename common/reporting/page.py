@@ -5,7 +5,18 @@ import statistics
 import sys
 from pathlib import Path
 
-from ..config import CLASSES, GIVEN_STD, QUICK_MARK, REPO, RECIPE_TITLES, REPORT, SCRIPTS, TrainConfig, as_words, differences
+from ..config import (
+    CLASSES,
+    GIVEN_STD,
+    QUICK_MARK,
+    REPO,
+    RECIPE_TITLES,
+    REPORT,
+    SCRIPTS,
+    TrainConfig,
+    as_words,
+    differences,
+)
 from ..files import locked, write_text
 from ..results import kernels_words, machine_words, read_record, training_runs
 from . import claims, readings
@@ -52,10 +63,14 @@ def whole_test_set_summary(predictions):
         if covered >= 0.9 * n:
             break
     shares = ", ".join(f"{CLASSES[c]} {100 * raw['predicted_counts'][c] / n:.1f}%" for c in top)
-    lines = [f"On all {n:,} test images the model is right on {norm['accuracy']:.2f}% fed normalized "
-             f"and {raw['accuracy']:.2f}% fed raw. Fed [0,1] pixels ({1 / statistics.mean(GIVEN_STD):.1f} "
-             f"times less contrast than it was trained on, and shifted by the mean) its answers collapse onto {_plural(len(top), 'class', 'classes')}, "
-             f"which take {100 * covered / n:.1f}% of them: {shares}.", ""]
+    lines = [
+        f"On all {n:,} test images the model is right on {norm['accuracy']:.2f}% fed normalized "
+        f"and {raw['accuracy']:.2f}% fed raw. Fed [0,1] pixels ({1 / statistics.mean(GIVEN_STD):.1f} "
+        "times less contrast than it was trained on, and shifted by the mean) its answers collapse onto "
+        f"{_plural(len(top), 'class', 'classes')}, "
+        f"which take {100 * covered / n:.1f}% of them: {shares}.",
+        "",
+    ]
     shown = sorted(set(predictions["true"]))
     if len(shown) <= 3:
         recalls = "; ".join(f"{CLASSES[c]}: {raw['recall'][c]:.1f}% fed raw, {norm['recall'][c]:.1f}% "
@@ -69,8 +84,11 @@ def whole_test_set_summary(predictions):
             why += (": on so small and one-sided a sample (one image is 10 points) the raw feed ties "
                     "or beats the normalized one, while on the whole test set it is far worse")
             if all(raw["recall"][c] < norm["recall"][c] for c in shown):
-                why += (f"; even on the {'class' if len(shown) == 1 else 'classes'} shown it is worse over the whole test set, so its "
-                        "lead on the ten is chance")
+                why += (
+                    f"; even on the {'class' if len(shown) == 1 else 'classes'} shown it is worse over the "
+                    "whole test set, so its "
+                    "lead on the ten is chance"
+                )
             lines.append(why + ". Pass `--images` with images of several classes to see the "
                          "difference on ten.")
         lines.append("")
@@ -91,7 +109,9 @@ def _num(value, digits=2):
 
 def _row(what, ours, report=None, digits=2, unit=""):
     # Rounding first, then adding 0.0, turns a float error of -1e-7 into "+0", not "-0".
-    diff = "-" if report is None or ours is None else f"{round(ours - report, digits) + 0.0:+,.{digits}f}{unit}"
+    diff = (
+        "-" if report is None or ours is None else f"{round(ours - report, digits) + 0.0:+,.{digits}f}{unit}"
+    )
     return f"| {what} | {_num(ours, digits)}{unit if ours is not None else ''} | " \
            f"{_num(report, digits) + unit if report is not None else 'not given'} | {diff} |"
 
@@ -117,9 +137,15 @@ def _provenance(record):
     took = (f"{sum(seconds) / 60:.1f} minutes of training ({' + '.join(f'{s / 60:.1f}' for s in seconds)})"
             if len(seconds) > 1 else f"{seconds[0] / 60:.1f} minutes of training" if seconds
             else f"{record.get('seconds', 0):.0f} s to run")
-    line = (f"_Written on {env.get('device', '?')}{kernels}, torch {env.get('torch', '?')}; {took}"
-            + (f"; {data['n_train']:,} training / {data['n_val']:,} validation / {data['n_test']:,} test images"
-               if data and data.get("n_train") else "") + "._")
+    line = (
+        f"_Written on {env.get('device', '?')}{kernels}, torch {env.get('torch', '?')}; {took}"
+        + (
+            f"; {data['n_train']:,} training / {data['n_val']:,} validation / {data['n_test']:,} test images"
+            if data and data.get("n_train")
+            else ""
+        )
+        + "._"
+    )
     return "\n".join([line] + [f"> {m}" for m in marks])
 
 
@@ -138,15 +164,25 @@ def _settings(cfg):
 
 
 def _training_rows(run, report):
-    return [_row("final test accuracy (%)", run["final_test_acc"], report.get("final_test_acc")),
-            _row("best validation accuracy (%)", run["best_val_acc"], report.get("best_val_acc")),
-            _row("epoch of the best validation accuracy", run["best_val_epoch"], report.get("best_val_epoch"), 0),
-            _row("final validation accuracy (%)", run["final_val_acc"], report.get("final_val_acc")),
-            _row("test accuracy of the best-validation weights (%)", run.get("best_model_test_acc")),
-            _row("median seconds per epoch (training and validation)",
-                 statistics.median(run["history"]["seconds"]) if run["history"].get("seconds") else None, None, 1),
-            _row("training time, all epochs (minutes)",
-                 sum(run["history"]["seconds"]) / 60 if run["history"].get("seconds") else None, None, 1)]
+    return [
+        _row("final test accuracy (%)", run["final_test_acc"], report.get("final_test_acc")),
+        _row("best validation accuracy (%)", run["best_val_acc"], report.get("best_val_acc")),
+        _row("epoch of the best validation accuracy", run["best_val_epoch"], report.get("best_val_epoch"), 0),
+        _row("final validation accuracy (%)", run["final_val_acc"], report.get("final_val_acc")),
+        _row("test accuracy of the best-validation weights (%)", run.get("best_model_test_acc")),
+        _row(
+            "median seconds per epoch (training and validation)",
+            statistics.median(run["history"]["seconds"]) if run["history"].get("seconds") else None,
+            None,
+            1,
+        ),
+        _row(
+            "training time, all epochs (minutes)",
+            sum(run["history"]["seconds"]) / 60 if run["history"].get("seconds") else None,
+            None,
+            1,
+        ),
+    ]
 
 
 def _section_data(r):
@@ -165,17 +201,25 @@ def _section_data(r):
     for c, name in enumerate(("red", "green", "blue")):
         lines.append(_row(f"computed std, {name} (1.1.3; report: the given constant)",
                           r["computed_std"][c], r["given_std"][c], 5))
-    lines += [_row("training images after the split (1.1.4)", r["split"]["train"], None, 0),
-              _row("validation images after the split (1.1.4)", r["split"]["val"], None, 0), "",
-              "1.1.4: the report uses `random_split` and gives no sizes; "
-              + ("this package holds out a seeded random 5,000 by default (`--val-split random --val-size 5000`), "
-                 if r["split"].get("how", "random") == "random" else "this run held out the last images, ")
-              + "and the course sheet holds out the last 1,000 (training on the first 49,000: "
-              "`--val-split last --val-size 1000`, the sheet's reading in \"Where the report is silent\").", "",
-              f"1.1.3: the given mean agrees with `mean_and_std` to {r.get('mean_agrees_to_decimals', '?')} "
-              f"decimals and the given std to {r.get('std_agrees_to_decimals', '?')}. "
-              "The report's normalized std of 1.002 is the ratio of the true std to the rounded given "
-              "constant (0.24349 / 0.243), not a rounding error.", ""]
+    lines += [
+        _row("training images after the split (1.1.4)", r["split"]["train"], None, 0),
+        _row("validation images after the split (1.1.4)", r["split"]["val"], None, 0),
+        "",
+        "1.1.4: the report uses `random_split` and gives no sizes; "
+        + (
+            "this package holds out a seeded random 5,000 by default (`--val-split random --val-size 5000`), "
+            if r["split"].get("how", "random") == "random"
+            else "this run held out the last images, "
+        )
+        + "and the course sheet holds out the last 1,000 (training on the first 49,000: "
+        '`--val-split last --val-size 1000`, the sheet\'s reading in "Where the report is silent").',
+        "",
+        f"1.1.3: the given mean agrees with `mean_and_std` to {r.get('mean_agrees_to_decimals', '?')} "
+        f"decimals and the given std to {r.get('std_agrees_to_decimals', '?')}. "
+        "The report's normalized std of 1.002 is the ratio of the true std to the rounded given "
+        "constant (0.24349 / 0.243), not a rounding error.",
+        "",
+    ]
     return lines + _figures(r) + [""]
 
 
@@ -192,38 +236,58 @@ def _section_train(r):
     lines = ["## 1.3.1-1.3.4 Baseline training", "", _provenance(r), "",
              f"Settings: {_settings(r.get('train_config', {}))}. {machine_words(r)}", "", *TABLE_HEAD]
     lines += _training_rows(r, REPORT["baseline"])
-    lines += ["", f"The report's final validation accuracy is its 1.3.3 \"total accuracy of "
-                  f"{REPORT['baseline']['final_val_acc']}%\", read as the final validation accuracy that the course "
-                  f"sheet's 1.3.3 asks for (\"close to 70%\")."]
+    lines += [
+        "",
+        f"The report's final validation accuracy is its 1.3.3 \"total accuracy of "
+        f'{REPORT["baseline"]["final_val_acc"]}%", read as the final validation accuracy that the course '
+        f'sheet\'s 1.3.3 asks for ("close to 70%").',
+    ]
     h = r["history"]
     low = min(range(len(h["val_loss"])), key=h["val_loss"].__getitem__)
-    lines += ["", f"Validation loss is lowest at epoch {h['epoch'][low]} ({h['val_loss'][low]:.3f}) and "
-              f"{'rises' if h['val_loss'][-1] > h['val_loss'][low] else 'does not rise'} to "
-              f"{h['val_loss'][-1]:.3f} by epoch {h['epoch'][-1]}, while training accuracy reaches "
-              f"{h['train_acc'][-1]:.1f}%: the over-fitting the report describes." if h["epoch"][-1] > h["epoch"][low]
-              else "", ""]
+    lines += [
+        "",
+        f"Validation loss is lowest at epoch {h['epoch'][low]} ({h['val_loss'][low]:.3f}) and "
+        f"{'rises' if h['val_loss'][-1] > h['val_loss'][low] else 'does not rise'} to "
+        f"{h['val_loss'][-1]:.3f} by epoch {h['epoch'][-1]}, while training accuracy reaches "
+        f"{h['train_acc'][-1]:.1f}%: the over-fitting the report describes."
+        if h["epoch"][-1] > h["epoch"][low]
+        else "",
+        "",
+    ]
     return lines + _figures(r) + [""]
 
 
 def _section_dropout(r):
     lines = ["## 1.3.5 Dropout", "", _provenance(r), ""]
     for p, run in r["runs"].items():
-        lines += [f"### p = {p}", "", f"Settings: {_settings(run.get('train_config', {}))}. {machine_words(run)}", "",
-                  *TABLE_HEAD]
+        lines += [
+            f"### p = {p}",
+            "",
+            f"Settings: {_settings(run.get('train_config', {}))}. {machine_words(run)}",
+            "",
+            *TABLE_HEAD,
+        ]
         lines += _training_rows(run, REPORT["dropout"].get(p, {}))
         lines += [""] + _figures(run) + [""]
     lines += ["### All runs", ""] + _figures(r, ["q1_3_5_dropout_comparison.png"]) + [""]
     pred = r["predictions"]
-    lines += ["## 1.3.6 The best model on ten test images", "", *([QUICK_LINE, ""] if r.get("quick") else []),
-              *TABLE_HEAD,
-              _row("best dropout p (by validation accuracy)", r["best_dropout"], REPORT["best_dropout"], 1),
-              _row("accuracy fed without normalization (%)", pred["raw"]["accuracy"], REPORT["raw_accuracy"], 0),
-              _row("accuracy fed normalized (%)", pred["normalized"]["accuracy"], REPORT["normalized_accuracy"], 0),
-              "", f"Test images {', '.join(map(str, pred['indices']))}; true classes: "
-              f"{', '.join(CLASSES[t] for t in pred['true'])}. The report's ten images were drawn by a "
-              "shuffled loader and are not these, so the ten-image accuracies compare only roughly.",
-              "", *whole_test_set_summary(pred),
-              "Probability tables: [q1_3_6_probabilities.md](q1_3_6_probabilities.md)", ""]
+    lines += [
+        "## 1.3.6 The best model on ten test images",
+        "",
+        *([QUICK_LINE, ""] if r.get("quick") else []),
+        *TABLE_HEAD,
+        _row("best dropout p (by validation accuracy)", r["best_dropout"], REPORT["best_dropout"], 1),
+        _row("accuracy fed without normalization (%)", pred["raw"]["accuracy"], REPORT["raw_accuracy"], 0),
+        _row("accuracy fed normalized (%)", pred["normalized"]["accuracy"], REPORT["normalized_accuracy"], 0),
+        "",
+        f"Test images {', '.join(map(str, pred['indices']))}; true classes: "
+        f"{', '.join(CLASSES[t] for t in pred['true'])}. The report's ten images were drawn by a "
+        "shuffled loader and are not these, so the ten-image accuracies compare only roughly.",
+        "",
+        *whole_test_set_summary(pred),
+        "Probability tables: [q1_3_6_probabilities.md](q1_3_6_probabilities.md)",
+        "",
+    ]
     return lines + _figures(r, ["q1_3_6_predictions_raw.png", "q1_3_6_predictions_normalized.png"]) + [""]
 
 
@@ -235,11 +299,22 @@ def _section_improve(r):
             lines += [f"### {title}: not run yet (`python q1_3_improve.py --recipe {recipe}`)", ""]
             continue
         report = REPORT["student"] if recipe == "student" else {}
-        lines += [f"### {title}", "", f"Settings: {_settings(run.get('train_config', {}))}. {machine_words(run)}", "",
-                  *TABLE_HEAD, *_training_rows(run, report)]
+        lines += [
+            f"### {title}",
+            "",
+            f"Settings: {_settings(run.get('train_config', {}))}. {machine_words(run)}",
+            "",
+            *TABLE_HEAD,
+            *_training_rows(run, report),
+        ]
         if recipe != "student":
-            lines.append(_row(f"final test accuracy against the student's {REPORT['student']['final_test_acc']}% (%)",
-                              run["final_test_acc"], REPORT["student"]["final_test_acc"]))
+            lines.append(
+                _row(
+                    f"final test accuracy against the student's {REPORT['student']['final_test_acc']}% (%)",
+                    run["final_test_acc"],
+                    REPORT["student"]["final_test_acc"],
+                )
+            )
             for key, what in (("final_test_acc_flip_only", "with test-time flip but no shifts"),
                               ("final_test_acc_without_tta", "without test-time views")):
                 if key in run:
@@ -271,10 +346,15 @@ def _section_devices(out):
     if not gpu:
         return []
     cpu = _final_test_accuracies(out)
-    lines = ["## CPU and GPU side by side", "",
-             "The same seeds and settings; the difference is floating point (other kernels, TF32 on the GPU), "
-             "which training amplifies. GPU results and their own report: [gpu/REPORT.md](gpu/REPORT.md).", "",
-             "| run | final test on the CPU (%) | on the GPU (%) | difference (GPU - CPU) |", "|---|---:|---:|---:|"]
+    lines = [
+        "## CPU and GPU side by side",
+        "",
+        "The same seeds and settings; the difference is floating point (other kernels, TF32 on the GPU), "
+        "which training amplifies. GPU results and their own report: [gpu/REPORT.md](gpu/REPORT.md).",
+        "",
+        "| run | final test on the CPU (%) | on the GPU (%) | difference (GPU - CPU) |",
+        "|---|---:|---:|---:|",
+    ]
     for name, (acc, _) in gpu.items():
         other = cpu.get(name, (None, None))[0]
         lines.append(f"| {name} | {'-' if other is None else f'{other:.2f}'} | {acc:.2f} | "
@@ -306,15 +386,22 @@ def build_report(out):
     answers = Path(os.path.relpath(REPO / "q1_4_answers.md",
                                    out.resolve())).as_posix()
     lines += section_time_to_target(out) + section_ablation(out)
-    if sum(1 for runs in seed_runs(out).values() if runs) >= 2:  # a folder of the report's runs, not one run's
+    if (
+        sum(1 for runs in seed_runs(out).values() if runs) >= 2
+    ):  # a folder of the report's runs, not one run's
         lines += claims.section(out)
     lines += readings.section(out)
     lines += claims.confusion_section(out)
     lines += section_bench(out) + _section_devices(out) + section_times(out)
-    lines += ["## 1.4 Written answers", "",
-              f"See [q1_4_answers.md]({answers}) (1.4.1 softmax; 1.4.2, which the report leaves blank: the "
-              "course sheet's questions on momentum and on how convolutional and fully-connected layers use "
-              "their parameters; 1.4.3 1D convolution; 1.4.4 dropout at test time), each claim checked by `tests/test_answers.py`.", ""]
+    lines += [
+        "## 1.4 Written answers",
+        "",
+        f"See [q1_4_answers.md]({answers}) (1.4.1 softmax; 1.4.2, which the report leaves blank: the "
+        "course sheet's questions on momentum and on how convolutional and fully-connected layers use "
+        "their parameters; 1.4.3 1D convolution; 1.4.4 dropout at test time), each claim checked by "
+        "`tests/test_answers.py`.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -353,8 +440,9 @@ def refresh_reports(out):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        description="Rebuild FOLDER/REPORT.md from the JSON files there (and, for figures/, README's table of "
-                    "times); nothing is trained.")
+        description="Rebuild FOLDER/REPORT.md from the JSON files there (and, for figures/, README's table "
+        "of times); nothing is trained."
+    )
     parser.add_argument("folder", nargs="?", default="figures",
                         help="the folder the scripts wrote their JSON to (their --out)")
     folder = Path(parser.parse_args(argv).folder)
@@ -365,9 +453,13 @@ def main(argv=None):
         print(f"wrote {write_report(folder)}")
     if folder.resolve() == (REPO / "figures").resolve():
         lost = refresh_all(folder)
-        print(f"left a block of README.md or docs/recipe.md as it was: {', '.join(lost)} would have lost measured "
-              f"numbers (their JSON is missing)" if lost else "rebuilt the generated blocks of README.md and "
-                                                               "docs/recipe.md")
+        print(
+            f"left a block of README.md or docs/recipe.md as it was: {', '.join(lost)} would have lost "
+            "measured "
+            f"numbers (their JSON is missing)"
+            if lost
+            else "rebuilt the generated blocks of README.md and docs/recipe.md"
+        )
     if damaged_records(folder):  # named on standard error as the report was written
         sys.exit(1)
 

@@ -12,12 +12,14 @@ from .stats import HOLDS, UNSURE, Spread
 # standard deviations from that reading's mean: about the range in which one more seed's run
 # (which is what the report's single run is) would fall 95 times in 100.
 WITHIN = 2.0
-FIT_RULE = (f"For each run, the distance of a reading's mean over seeds from the report's value, in units of the "
-            f"pooled sample standard deviation of that run's seeds under both readings (so both readings are "
-            f"measured in the same unit). Where both readings have at least two seeds of a run, the reading with "
-            f"the smaller distance fits that run better; a distance of at most {WITHIN:g} counts as within the "
-            f"reading's seed noise. Overall, the reading with the smaller root-mean-square distance over those "
-            f"runs fits better.")
+FIT_RULE = (
+    f"For each run, the distance of a reading's mean over seeds from the report's value, in units of the "
+    f"pooled sample standard deviation of that run's seeds under both readings (so both readings are "
+    f"measured in the same unit). Where both readings have at least two seeds of a run, the reading with "
+    f"the smaller distance fits that run better; a distance of at most {WITHIN:g} counts as within the "
+    f"reading's seed noise. Overall, the reading with the smaller root-mean-square distance over those "
+    f"runs fits better."
+)
 
 
 def reading_runs(out, reading):
@@ -44,7 +46,9 @@ def distances(report, samples):
     unit = pooled_std(*samples.values())
     if not unit:
         return {}
-    return {reading: abs(Spread(values).mean - report) / unit for reading, values in samples.items() if values}
+    return {
+        reading: abs(Spread(values).mean - report) / unit for reading, values in samples.items() if values
+    }
 
 
 def fits(out):
@@ -98,10 +102,16 @@ def summary(out):
     if not any(samples["sheet"] for _, _, samples, _, _ in rows):
         return None
     differ = differing_claims(out)
-    fit = (f"the report's numbers fit {_name(overall)} better (root-mean-square distance "
-           + " against ".join(f"{rms[r]:.1f} under {_name(r)}" for r in READINGS)
-           + f", in pooled seed standard deviations, {_decided(rows)})") if overall \
-        else "which reading the report's numbers fit cannot be told yet (fewer than two seeds of a run under both)"
+    fit = (
+        (
+            f"the report's numbers fit {_name(overall)} better (root-mean-square distance "
+            + " against ".join(f"{rms[r]:.1f} under {_name(r)}" for r in READINGS)
+            + f", in pooled seed standard deviations, {_decided(rows)})"
+        )
+        if overall
+        else "which reading the report's numbers fit cannot be told yet (fewer than two seeds of a run "
+        "under both)"
+    )
     flips = (f"{len(differ)} of the claims' verdicts differ between them ({'; '.join(differ)})" if differ
              else "no claim's verdict differs between them so far")
     return f"Where the report is silent (where dropout sits, how many validation images): {fit}; {flips}."
@@ -125,27 +135,46 @@ def section(out):
     rows, overall, rms = fits(out)
     if not any(samples["sheet"] for _, _, samples, _, _ in rows):
         return []
-    lines = ["## Where the report is silent: two readings", "",
-             "The report never says where its dropout layers sit or how many images it held out for validation "
-             "(its `random_split` gets no sizes). The course's sheet for this assignment does, and differently "
-             "from this package's defaults, so every run of the report was also trained under the sheet's "
-             "reading, with the same seeds:", ""]
-    lines += [f"- **{reading}**: {READING_TITLES[reading]}; runs in "
-              + ("this folder" if reading == "package" else f"`{reading}/`") + " (seeds other than 0 under its "
-              "`seeds/`)." for reading in READINGS]
+    lines = [
+        "## Where the report is silent: two readings",
+        "",
+        "The report never says where its dropout layers sit or how many images it held out for validation "
+        "(its `random_split` gets no sizes). The course's sheet for this assignment does, and differently "
+        "from this package's defaults, so every run of the report was also trained under the sheet's "
+        "reading, with the same seeds:",
+        "",
+    ]
+    lines += [
+        f"- **{reading}**: {READING_TITLES[reading]}; runs in "
+        + ("this folder" if reading == "package" else f"`{reading}/`")
+        + " (seeds other than 0 under its "
+        "`seeds/`)."
+        for reading in READINGS
+    ]
     lines += ["", "### Each run under each reading (final test accuracy, %)", "",
               "| run | report | " + " | ".join(f"{_name(r)}: mean (lowest to highest)" for r in READINGS)
               + " | " + " | ".join(f"distance, {r}" for r in READINGS) + " | fits better |",
               "|---|---:|" + "---|" * len(READINGS) + "---:|" * len(READINGS) + "---|"]
     for name, report, samples, away, closer in rows:
         cells = [_spread(samples[r]) for r in READINGS]
-        far = [f"{away[r]:.1f}" + ("" if away[r] <= WITHIN else " (outside)") if r in away else "-" for r in READINGS]
-        lines.append(f"| {REPORT_RUNS[name].title} | {report:.2f} | " + " | ".join(cells) + " | " + " | ".join(far)
-                     + f" | {_closer_words(closer, away)} |")
+        far = [
+            f"{away[r]:.1f}" + ("" if away[r] <= WITHIN else " (outside)") if r in away else "-"
+            for r in READINGS
+        ]
+        lines.append(
+            f"| {REPORT_RUNS[name].title} | {report:.2f} | "
+            + " | ".join(cells)
+            + " | "
+            + " | ".join(far)
+            + f" | {_closer_words(closer, away)} |"
+        )
     lines += ["", f"The rule: {FIT_RULE}", ""]
     if overall:
-        lines.append(f"Overall the report's numbers fit **{_name(overall)}** better: root-mean-square distance "
-                     + ", ".join(f"{rms[r]:.2f} under {r}" for r in READINGS) + f", {_decided(rows)}.")
+        lines.append(
+            f"Overall the report's numbers fit **{_name(overall)}** better: root-mean-square distance "
+            + ", ".join(f"{rms[r]:.2f} under {r}" for r in READINGS)
+            + f", {_decided(rows)}."
+        )
     else:
         lines.append("Overall: cannot be told yet (no run has two seeds or more under both readings).")
     verdicts = claims_by_reading(out)
@@ -160,8 +189,13 @@ def section(out):
                 else "yes" if len({c.verdict for c in every}) == 1 else "**no**")
         lines.append(f"| {claim.question} | {claim.short} | " + " | ".join(marks) + f" | {same} |")
     held = {reading: sum(c.verdict == HOLDS for c in verdicts[reading]) for reading in READINGS}
-    lines += ["", "Claims that hold: " + ", ".join(f"{held[r]} of {len(verdicts[r])} under {r}" for r in READINGS)
-              + ".", ""]
+    lines += [
+        "",
+        "Claims that hold: "
+        + ", ".join(f"{held[r]} of {len(verdicts[r])} under {r}" for r in READINGS)
+        + ".",
+        "",
+    ]
     return lines
 
 

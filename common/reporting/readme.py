@@ -34,8 +34,11 @@ def results_table(out):
     """The headline numbers: each question's in the report, this package's seed 0, and the
     spread over the seeds run so far."""
     out = Path(out)
-    lines = ["| question | the report | this package, seed 0 | this package over seeds: mean (lowest to highest) |",
-             "|---|---:|---:|---|"]
+    lines = [
+        "| question | the report | this package, seed 0 | this package over seeds: mean (lowest to highest) "
+        "|",
+        "|---|---:|---:|---|",
+    ]
     data = read_record(out / "q1_1_data.json", quick=False)
     std = ", ".join(f"{v:.3f}" for v in data["normalized_std"]) if data else NOT_RUN
     lines.append(f"| 1.1.2 std of each channel after normalization | "
@@ -52,11 +55,17 @@ def results_table(out):
             sweep = read_record(out / "q1_3_dropout.json", quick=False)
             shown = (sweep or {}).get("predictions")
             here = f", here {sweep['best_dropout']:g}" if shown else ""
-            lines.append(f"| 1.3.6 ten test images fed raw / normalized (best p: report {REPORT['best_dropout']:g}"
-                         f"{here}) | "
-                         f"{REPORT['raw_accuracy']:.0f}% / {REPORT['normalized_accuracy']:.0f}% | "
-                         + (f"{shown['raw']['accuracy']:.0f}% / {shown['normalized']['accuracy']:.0f}%" if shown
-                            else NOT_RUN) + " | - |")
+            lines.append(
+                f"| 1.3.6 ten test images fed raw / normalized (best p: report {REPORT['best_dropout']:g}"
+                f"{here}) | "
+                f"{REPORT['raw_accuracy']:.0f}% / {REPORT['normalized_accuracy']:.0f}% | "
+                + (
+                    f"{shown['raw']['accuracy']:.0f}% / {shown['normalized']['accuracy']:.0f}%"
+                    if shown
+                    else NOT_RUN
+                )
+                + " | - |"
+            )
     best = [run["final_test_acc"] for _, run in best_recipe_seeds(out)]
     lines.append(f"| 1.3.7 this package's best recipe (beyond the report), final test accuracy | - | "
                  f"{_accuracy(best[0] if best else None)} | {_over_seeds(best) if best else '-'} |")
@@ -68,9 +77,13 @@ def verdict_line(out):
     verdicts = [claim.verdict for claim in claims(out)]
     held, failed = verdicts.count(HOLDS), verdicts.count(FAILS)
     unsure = len(verdicts) - held - failed
-    return [f"Of the report's {len(verdicts)} claims, {held} {'holds' if held == 1 else 'hold'} beyond seed noise, "
-            f"{failed} {'does' if failed == 1 else 'do'} not, and {unsure} cannot be told at the seeds run so far (Welch's t-test at 5%; each "
-            f"claim with its numbers in `figures/REPORT.md`, \"The report's claims\")."]
+    return [
+        f"Of the report's {len(verdicts)} claims, {held} {'holds' if held == 1 else 'hold'} beyond seed "
+        "noise, "
+        f"{failed} {'does' if failed == 1 else 'do'} not, and {unsure} cannot be told at the seeds run so "
+        "far (Welch's t-test at 5%; each "
+        f'claim with its numbers in `figures/REPORT.md`, "The report\'s claims").'
+    ]
 
 
 def ablation_commands(out):
@@ -79,10 +92,19 @@ def ablation_commands(out):
     out = Path(out)
     lines = []
     for recipe in ("best", "bn_onecycle"):  # the recipes REPORT.md's ablation tables cover
-        commands = ["    " + " ".join(["python q1_3_improve.py --recipe", recipe,
-                                          *as_flags(differences(run["train_config"], TrainConfig(**RECIPES[recipe]))),
-                                          "--out", f"{out.name}/ablation/{name}"])
-                    for name, _, run in ablation_runs(out, recipe)]
+        commands = [
+            "    "
+            + " ".join(
+                [
+                    "python q1_3_improve.py --recipe",
+                    recipe,
+                    *as_flags(differences(run["train_config"], TrainConfig(**RECIPES[recipe]))),
+                    "--out",
+                    f"{out.name}/ablation/{name}",
+                ]
+            )
+            for name, _, run in ablation_runs(out, recipe)
+        ]
         if commands:
             lines += [f"The {recipe} recipe's runs ({len(commands)}):", ""] + commands + [""]
     return lines
@@ -109,7 +131,9 @@ def refresh(path, out):
             continue
         start, stop = text.index(begin) + len(begin), text.index(end)
         rows = build(out)
-        before = {line.split(" | ")[0]: line for line in text[start:stop].splitlines() if line.startswith("| ")}
+        before = {
+            line.split(" | ")[0]: line for line in text[start:stop].splitlines() if line.startswith("| ")
+        }
         gone = [row.split(" | ")[0].removeprefix("| ") for row in rows
                 if NOT_RUN in row and NOT_RUN not in before.get(row.split(" | ")[0], NOT_RUN)]
         if gone:

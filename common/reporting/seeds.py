@@ -4,7 +4,16 @@ folder's own records, every other seed from its seeds/<run>_seed<N>/ folders (th
 the report's settings but for the seed, and only full runs count."""
 from pathlib import Path
 
-from ..config import FOLDER_SETTINGS, NOT_TRAINING, RECIPES, REPORT_RUNS, SCRIPTS, SEEDS_FOLDER, TrainConfig, differences
+from ..config import (
+    FOLDER_SETTINGS,
+    NOT_TRAINING,
+    RECIPES,
+    REPORT_RUNS,
+    SCRIPTS,
+    SEEDS_FOLDER,
+    TrainConfig,
+    differences,
+)
 from ..results import read_record, runs_of
 
 def folders(out, under=(SEEDS_FOLDER,)):
@@ -40,7 +49,9 @@ def folder_settings(out):
     defaults = TrainConfig()
     for run_of_report in REPORT_RUNS.values():
         script = run_of_report.script
-        run = runs_of(read_record(Path(out) / f"{script}.json", quick=False) or {}, script).get(run_of_report.record_key)
+        run = runs_of(read_record(Path(out) / f"{script}.json", quick=False) or {}, script).get(
+            run_of_report.record_key
+        )
         if run:
             cfg = run.get("train_config") or {}
             return {k: cfg[k] for k in FOLDER_SETTINGS if k in cfg and cfg[k] != getattr(defaults, k)}
@@ -80,7 +91,9 @@ def normalized_against_raw(out, p="0.5", settings=None):
             cfg = run.get("train_config") or {}
             if not differences(cfg, TrainConfig(**REPORT_RUNS[f"dropout {p}"].settings, **(settings or {})),
                                ignore=("seed", *NOT_TRAINING)):
-                found.setdefault(cfg.get("seed", 0), (whole["normalized"]["accuracy"], whole["raw"]["accuracy"]))
+                found.setdefault(
+                    cfg.get("seed", 0), (whole["normalized"]["accuracy"], whole["raw"]["accuracy"])
+                )
     return [(seed, *found[seed]) for seed in sorted(found)]
 
 
@@ -93,9 +106,11 @@ COMMANDS = {"q1_1_data": "python q1_1_data.py", "q1_2_model": "python q1_2_model
 def damaged_words(out, script):
     """What to say of script's record in out when it exists but cannot be read: the file, and
     the command that remakes it (the file itself is left as it is)."""
-    return (f"{Path(out) / f'{script}.json'} is damaged or unreadable (not a JSON record); it was left as it is "
-            f"and its results are missing from {Path(out) / 'REPORT.md'}. Remake it with "
-            f"`{COMMANDS[script]} --out {out}` (add the flags of the run that made it).")
+    return (
+        f"{Path(out) / f'{script}.json'} is damaged or unreadable (not a JSON record); it was left as it is "
+        f"and its results are missing from {Path(out) / 'REPORT.md'}. Remake it with "
+        f"`{COMMANDS[script]} --out {out}` (add the flags of the run that made it)."
+    )
 
 
 def damaged_records(out):

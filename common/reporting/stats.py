@@ -12,13 +12,15 @@ from dataclasses import dataclass
 LEVEL = 0.05  # one-sided tests at 5%
 MARGIN = 1.0  # "changes little": the two means within 1 percentage point of each other
 HOLDS, FAILS, UNSURE = "holds", "does not hold", "cannot tell at this number of seeds"
-RULE = (f"Welch's t-test on the seeds' values (`scipy.stats.ttest_ind`, `equal_var=False`), one-sided at "
-        f"{LEVEL:.0%}: a claim that one run is higher holds when the test says so, does not hold when the "
-        f"opposite test does, and cannot be told otherwise (or with fewer than 2 seeds of either run). A claim "
-        f"that two runs differ little holds when both one-sided tests put the difference within ±{MARGIN:g} "
-        f"point (TOST), and does not hold when the difference is significantly outside it. A claim about one "
-        f"run's own change (the validation loss rising, normalized inputs beating raw ones on the same models) "
-        f"uses the one-sample test on the per-seed changes (`scipy.stats.ttest_1samp`).")
+RULE = (
+    f"Welch's t-test on the seeds' values (`scipy.stats.ttest_ind`, `equal_var=False`), one-sided at "
+    f"{LEVEL:.0%}: a claim that one run is higher holds when the test says so, does not hold when the "
+    f"opposite test does, and cannot be told otherwise (or with fewer than 2 seeds of either run). A claim "
+    f"that two runs differ little holds when both one-sided tests put the difference within ±{MARGIN:g} "
+    f"point (TOST), and does not hold when the difference is significantly outside it. A claim about one "
+    f"run's own change (the validation loss rising, normalized inputs beating raw ones on the same models) "
+    f"uses the one-sample test on the per-seed changes (`scipy.stats.ttest_1samp`)."
+)
 
 
 @dataclass

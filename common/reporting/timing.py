@@ -40,30 +40,42 @@ def section_time_to_target(out):
     # when its schedule is compressed to fewer epochs.
     for name, _, run in ablation_runs(out, "best"):
         if [k for k, _ in differences(run["train_config"], TrainConfig(**RECIPES["best"]))] == ["epochs"]:
-            runs.append((f"best recipe in {run['train_config']['epochs']} epochs (ablation/{name})", "best", run))
+            runs.append(
+                (f"best recipe in {run['train_config']['epochs']} epochs (ablation/{name})", "best", run)
+            )
     benches = recipe_minutes(out)
     lines = [f"### Validation accuracy against training time, and the student's {TARGET}%", ""]
     for label, recipe, run in runs:
         history = run["history"]
         i = first_epoch_at(history)
         if i is None:
-            lines.append(f"- {label}: never reaches {TARGET}% validation accuracy in its {len(history['epoch'])} "
-                         f"epochs (best {run['best_val_acc']:.2f}%).")
+            lines.append(
+                f"- {label}: never reaches {TARGET}% validation accuracy in its {len(history['epoch'])} "
+                f"epochs (best {run['best_val_acc']:.2f}%)."
+            )
             continue
         epoch = history["epoch"][i]
-        text = f"- {label}: first reaches it after epoch {epoch}, at {elapsed_minutes(history)[i]:.1f} training minutes measured"
+        text = (f"- {label}: first reaches it after epoch {epoch}, at {elapsed_minutes(history)[i]:.1f} "
+                "training minutes measured")
         for capability, threads, minutes in benches:
             if recipe in minutes and "student" in minutes:
                 at = epoch * minutes[recipe] / recipe_epochs(recipe)
-                text += (f"; from the bench's speeds with {capability} kernels, {threads} threads: {at:.1f} min, "
-                         f"{at / minutes['student']:.2f} of the student recipe's {minutes['student']:.1f} min")
+                text += (
+                    f"; from the bench's speeds with {capability} kernels, {threads} threads: {at:.1f} min, "
+                    f"{at / minutes['student']:.2f} of the student recipe's {minutes['student']:.1f} min"
+                )
         lines.append(text + ".")
-    return lines + ["", "Measured minutes are each run's epoch times summed (training and validation) on the machine "
-                    "named for it, which other work on the machine may have slowed; the bench's minutes come from "
-                    "one process timing every recipe on one CPU (`python -m common.bench --device cpu --recipes`). "
-                    "In the figure each point is a finished epoch, at the bench's minutes on one CPU where a bench "
-                    "was run (its axis says which), else at the measured ones.", "",
-                    f"![{TIME_FIGURE}]({TIME_FIGURE})", ""]
+    return lines + [
+        "",
+        "Measured minutes are each run's epoch times summed (training and validation) on the machine "
+        "named for it, which other work on the machine may have slowed; the bench's minutes come from "
+        "one process timing every recipe on one CPU (`python -m common.bench --device cpu --recipes`). "
+        "In the figure each point is a finished epoch, at the bench's minutes on one CPU where a bench "
+        "was run (its axis says which), else at the measured ones.",
+        "",
+        f"![{TIME_FIGURE}]({TIME_FIGURE})",
+        "",
+    ]
 
 
 def minutes_axis(runs, out):
@@ -76,9 +88,14 @@ def minutes_axis(runs, out):
     if benches and all(recipe in benches[0][2] for recipe in runs):
         kernels, threads, minutes = benches[0]
         per_epoch = {recipe: minutes[recipe] / recipe_epochs(recipe) for recipe in runs}
-        return ({recipe: [e * per_epoch[recipe] for e in run["history"]["epoch"]] for recipe, run in runs.items()},
-                f"training minutes on one CPU ({kernels} kernels, {threads} threads): each epoch at the speed "
-                f"python -m common.bench --recipes measured there")
+        return (
+            {
+                recipe: [e * per_epoch[recipe] for e in run["history"]["epoch"]]
+                for recipe, run in runs.items()
+            },
+            f"training minutes on one CPU ({kernels} kernels, {threads} threads): each epoch at the speed "
+            f"python -m common.bench --recipes measured there",
+        )
     return ({recipe: elapsed_minutes(run["history"]) for recipe, run in runs.items()},
             "training minutes, each run's epoch times summed as it measured them (machines may differ)")
 
@@ -92,9 +109,14 @@ def recipe_minutes(out):
         r = read_record(path) or {}
         env = r.get("env") or {}
         if env.get("cpu_capability") and isinstance(r.get("images_per_second"), dict):
-            minutes = {name: (statistics.median(r["training_seconds"][name]) / 60 if "training_seconds" in r else
-                              recipe_epochs(name) * 45000 / statistics.median(rates) / 60)
-                       for name, rates in r["images_per_second"].items()}
+            minutes = {
+                name: (
+                    statistics.median(r["training_seconds"][name]) / 60
+                    if "training_seconds" in r
+                    else recipe_epochs(name) * 45000 / statistics.median(rates) / 60
+                )
+                for name, rates in r["images_per_second"].items()
+            }
             benches.append((env["cpu_capability"], env.get("threads"), minutes))
     return benches
 
@@ -107,32 +129,44 @@ def section_bench(out):
             continue
         device = r["env"]["device"] + kernels_words(r["env"])
         if "median_ratio" in r:
-            lines += [f"- `python -m common.bench --device {r['config']['device']}` on {device}: naive pipeline "
-                      f"{', '.join(f'{x:.0f}' for x in r['naive_images_per_second'])} img/s, this package "
-                      f"{', '.join(f'{x:.0f}' for x in r['package_images_per_second'])} img/s; median ratio "
-                      f"**{r['median_ratio']:.2f}** over {len(r['ratios'])} runs."]
+            lines += [
+                f"- `python -m common.bench --device {r['config']['device']}` on {device}: naive pipeline "
+                f"{', '.join(f'{x:.0f}' for x in r['naive_images_per_second'])} img/s, this package "
+                f"{', '.join(f'{x:.0f}' for x in r['package_images_per_second'])} img/s; median ratio "
+                f"**{r['median_ratio']:.2f}** over {len(r['ratios'])} runs."
+            ]
         if "median_training_time_ratio" in r:
             totals = r["training_seconds"]
-            lines += [f"- `python -m common.bench --device {r['config']['device']} --recipes` on {device}: whole "
-                      f"training (epochs x a timed epoch and validation pass) of "
-                      + ", ".join(f"{name} {statistics.median(seconds) / 60:.1f} min" for name, seconds in totals.items())
-                      + f" (medians of {len(r['training_time_ratios'])}); the best recipe takes "
-                      f"**{r['median_training_time_ratio']:.2f}x** the baseline's (each repeat: "
-                      f"{', '.join(f'{x:.2f}' for x in r['training_time_ratios'])}), "
-                      + ("within" if r["median_training_time_ratio"] <= r["budget"] else "**over**")
-                      + f" the {r['budget']}x budget."]
+            lines += [
+                f"- `python -m common.bench --device {r['config']['device']} --recipes` on {device}: whole "
+                f"training (epochs x a timed epoch and validation pass) of "
+                + ", ".join(
+                    f"{name} {statistics.median(seconds) / 60:.1f} min" for name, seconds in totals.items()
+                )
+                + f" (medians of {len(r['training_time_ratios'])}); the best recipe takes "
+                f"**{r['median_training_time_ratio']:.2f}x** the baseline's (each repeat: "
+                f"{', '.join(f'{x:.2f}' for x in r['training_time_ratios'])}), "
+                + ("within" if r["median_training_time_ratio"] <= r["budget"] else "**over**")
+                + f" the {r['budget']}x budget."
+            ]
         if "median_ratios" in r:
             rates = r["images_per_second"]
-            lines += [f"- `python -m common.bench --device {r['config']['device']} --what precision` on {device} "
-                      f"(native bf16: {', '.join(r.get('cpu_bf16_flags') or []) or 'a GPU'}): bf16 trains at "
-                      + ", ".join(f"**{ratio:.2f}x** fp32's images per second for the {PRECISION_NET_NAMES[net]} "
-                                  f"(fp32 {', '.join(f'{x:.0f}' for x in rates[net]['fp32'])}, bf16 "
-                                  f"{', '.join(f'{x:.0f}' for x in rates[net]['bf16'])} img/s)"
-                                  for net, ratio in r["median_ratios"].items())
-                      + f"; medians of {len(next(iter(r['ratios'].values())))} alternating repeats."]
+            lines += [
+                f"- `python -m common.bench --device {r['config']['device']} --what precision` on {device} "
+                f"(native bf16: {', '.join(r.get('cpu_bf16_flags') or []) or 'a GPU'}): bf16 trains at "
+                + ", ".join(
+                    f"**{ratio:.2f}x** fp32's images per second for the {PRECISION_NET_NAMES[net]} "
+                    f"(fp32 {', '.join(f'{x:.0f}' for x in rates[net]['fp32'])}, bf16 "
+                    f"{', '.join(f'{x:.0f}' for x in rates[net]['bf16'])} img/s)"
+                    for net, ratio in r["median_ratios"].items()
+                )
+                + f"; medians of {len(next(iter(r['ratios'].values())))} alternating repeats."
+            ]
         if "skipped" in r:
-            lines += [f"- `python -m common.bench --device {r['config']['device']} --what precision` on {device}: "
-                      f"skipped. {r['skipped']}"]
+            lines += [
+                f"- `python -m common.bench --device {r['config']['device']} --what precision` on {device}: "
+                f"skipped. {r['skipped']}"
+            ]
         if "median_epoch_time_ratio" in r:  # older benches: one epoch of the then best recipe
             lines += [f"- `python -m common.bench --device {r['config']['device']} --recipes` on {device}: "
                       f"the best recipe's epoch takes **{r['median_epoch_time_ratio']:.2f}x** the baseline's "
@@ -150,24 +184,36 @@ def precision_verdict(out):
     """Does bf16 change the answer? The baseline's seeds trained in bf16 (out/bf16/) against
     the committed fp32 seeds, by the rule of the report's claims; and the best recipe in bf16."""
     out = Path(out)
-    bf16 = [final_test(run) for _, run, _, _ in seed_runs(out / BF16_FOLDER, {"precision": "bf16"})["baseline"]]
+    bf16 = [
+        final_test(run) for _, run, _, _ in seed_runs(out / BF16_FOLDER, {"precision": "bf16"})["baseline"]
+    ]
     if not bf16:
         return []
     fp32 = [final_test(run) for _, run, _, _ in seed_runs(out)["baseline"]]
     verdict, p = similar(bf16, fp32)
-    lines = [f"- Does bf16 change the answer? \"bf16 changes the baseline's final test accuracy by less than 1 "
-             f"point\": {verdict_words(verdict, p)} (the claims' rule, two one-sided tests within ±1 point). bf16 over "
-             f"{len(bf16)} seed{'s' if len(bf16) > 1 else ''}: "
-             + ", ".join(f"{v:.2f}" for v in bf16) + f" (mean {Spread(bf16).mean:.2f}); fp32 over {len(fp32)}: "
-             + ", ".join(f"{v:.2f}" for v in fp32) + (f" (mean {Spread(fp32).mean:.2f})" if fp32 else "")
-             + f". Runs in `{BF16_FOLDER}/`."]
-    best = ((read_record(out / BF16_FOLDER / "q1_3_improve.json", quick=False) or {}).get("runs") or {}).get("best")
+    lines = [
+        f"- Does bf16 change the answer? \"bf16 changes the baseline's final test accuracy by less than 1 "
+        f"point\": {verdict_words(verdict, p)} (the claims' rule, two one-sided tests within ±1 point). "
+        "bf16 over "
+        f"{len(bf16)} seed{'s' if len(bf16) > 1 else ''}: "
+        + ", ".join(f"{v:.2f}" for v in bf16)
+        + f" (mean {Spread(bf16).mean:.2f}); fp32 over {len(fp32)}: "
+        + ", ".join(f"{v:.2f}" for v in fp32)
+        + (f" (mean {Spread(fp32).mean:.2f})" if fp32 else "")
+        + f". Runs in `{BF16_FOLDER}/`."
+    ]
+    best = ((read_record(out / BF16_FOLDER / "q1_3_improve.json", quick=False) or {}).get("runs") or {}).get(
+        "best"
+    )
     if isinstance(best, dict) and best.get("train_config", {}).get("precision") == "bf16":
         fp32_best = [run["final_test_acc"] for _, run in best_recipe_seeds(out)]
-        lines.append(f"- The best recipe in bf16, seed {best['train_config'].get('seed', 0)}: final test "
-                     f"{best['final_test_acc']:.2f}% in {sum(best['history']['seconds']) / 60:.1f} min of training"
-                     f"{kernels_words(best.get('env') or {})}; in fp32 over {len(fp32_best)} seeds: "
-                     + ", ".join(f"{v:.2f}" for v in fp32_best) + "%.")
+        lines.append(
+            f"- The best recipe in bf16, seed {best['train_config'].get('seed', 0)}: final test "
+            f"{best['final_test_acc']:.2f}% in {sum(best['history']['seconds']) / 60:.1f} min of training"
+            f"{kernels_words(best.get('env') or {})}; in fp32 over {len(fp32_best)} seeds: "
+            + ", ".join(f"{v:.2f}" for v in fp32_best)
+            + "%."
+        )
     return lines
 
 
@@ -185,21 +231,38 @@ def times_table(out):
             ("1.3.7 student recipe", "q1_3_improve", "student", "student", 1),
             ("1.3.7 bn_onecycle recipe", "q1_3_improve", "bn_onecycle", "bn_onecycle", 1),
             ("1.3.7 best recipe", "q1_3_improve", "best", "best", 1)]
-    lines = ["| question | measured training time | machine |"
-             + "".join(f" from the speed with {cap} kernels, {threads} threads |" for cap, threads, _ in benches),
-             "|---|---:|---|" + "---:|" * len(benches)]
+    lines = [
+        "| question | measured training time | machine |"
+        + "".join(f" from the speed with {cap} kernels, {threads} threads |" for cap, threads, _ in benches),
+        "|---|---:|---|" + "---:|" * len(benches),
+    ]
     for question, script, key, recipe, n_runs in rows:
         record = read_record(out / f"{script}.json", quick=False)
-        runs = [run for run in (training_runs(record) if record else []) if key is None or run.get("recipe") == key]
+        runs = [
+            run
+            for run in (training_runs(record) if record else [])
+            if key is None or run.get("recipe") == key
+        ]
         measured = sum(sum(run["history"].get("seconds") or [0]) for run in runs) / 60 if runs else None
-        machines = sorted({machine_words(run).removeprefix("Trained on ").rstrip(".") if run.get("env") else "not recorded"
-                           for run in runs})
-        estimates = [f"{n_runs * minutes[recipe]:.0f} min" if recipe in minutes else "-" for _, _, minutes in benches]
+        machines = sorted(
+            {
+                machine_words(run).removeprefix("Trained on ").rstrip(".")
+                if run.get("env")
+                else "not recorded"
+                for run in runs
+            }
+        )
+        estimates = [
+            f"{n_runs * minutes[recipe]:.0f} min" if recipe in minutes else "-" for _, _, minutes in benches
+        ]
         lines.append(f"| {question} | {f'{measured:.0f} min' if measured is not None else NOT_RUN} | "
                      f"{'; '.join(machines) or '-'} |" + "".join(f" {e} |" for e in estimates))
-    lines += ["", "Measured: the sum of each run's epoch times in its JSON. From the speed: the recipe's epochs x "
-              "(45,000 training images at the training speed and 5,000 validation images at the validation speed "
-              "that `python -m common.bench --device cpu --recipes` measured; the final test passes add a little)."]
+    lines += [
+        "",
+        "Measured: the sum of each run's epoch times in its JSON. From the speed: the recipe's epochs x "
+        "(45,000 training images at the training speed and 5,000 validation images at the validation speed "
+        "that `python -m common.bench --device cpu --recipes` measured; the final test passes add a little).",
+    ]
     return lines
 
 
