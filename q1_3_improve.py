@@ -46,23 +46,16 @@ def main():
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", " ".join(flags)).strip("_")
     earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}
     name = f"{SCRIPT}_{args.recipe}" + (f"_{slug}" if slug else "")
-    result, _ = train_or_reuse(
-        cfg,
-        to_device(data, train_idx, val_idx, device),
-        device,
-        checkpoints=Checkpoints.of_run(args, name),
-        resume=args.resume,
-        earlier=(earlier.get("runs") or {}).get(args.recipe),
-        label=f"1.3.7 {args.recipe}",
-    )
+    tensors = to_device(data, train_idx, val_idx, device)
+    result, _ = train_or_reuse(cfg, tensors, device, checkpoints=Checkpoints.of_run(args, name),
+                               resume=args.resume, earlier=(earlier.get("runs") or {}).get(args.recipe),
+                               label=f"1.3.7 {args.recipe}")
     figures = draw_curves(
         args.out, SCRIPT, args.recipe, {**result, "train_config": as_dict(cfg), "flags": flags}, args.quick
     )
-    print(
-        f"1.3.7 {args.recipe}: best validation {result['best_val_acc']:.2f}% at epoch "
-        f"{result['best_val_epoch']}, "
-        f"final test {result['final_test_acc']:.2f}%, {result['epoch_seconds']:.0f} s an epoch"
-    )
+    print(f"1.3.7 {args.recipe}: best validation {result['best_val_acc']:.2f}% at epoch "
+          f"{result['best_val_epoch']}, final test {result['final_test_acc']:.2f}%, "
+          f"{result['epoch_seconds']:.0f} s an epoch")
 
     # Other recipes' runs may be written into this folder meanwhile, or at the same time: under
     # the folder's lock, read them again and keep them.

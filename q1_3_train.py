@@ -33,15 +33,9 @@ def main():
         f"{cfg.dropout}"
     )
     earlier = read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) if args.resume else None
-    result, model = train_or_reuse(
-        cfg,
-        to_device(data, train_idx, val_idx, device),
-        device,
-        checkpoints=Checkpoints.of_run(args, SCRIPT),
-        resume=args.resume,
-        earlier=earlier,
-        label="1.3.2",
-    )
+    tensors = to_device(data, train_idx, val_idx, device)
+    result, model = train_or_reuse(cfg, tensors, device, checkpoints=Checkpoints.of_run(args, SCRIPT),
+                                   resume=args.resume, earlier=earlier, label="1.3.2")
     figures = draw_curves(args.out, SCRIPT, "baseline", {**result, "train_config": as_dict(cfg)}, args.quick)
     if model is None:  # reused: this record is the run, and its env is the machine that trained it
         result = {k: v for k, v in result.items() if k not in COMMON_KEYS or k == "env"}

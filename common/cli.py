@@ -16,6 +16,7 @@ from .config import (
     plain,
 )
 from .errors import DataError, Diverged, Interrupted, OutputError, UsageError
+from .results import read_record
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -199,7 +200,6 @@ def checkpoint_folder(out):
 
 def full_results_in(out):
     """The names of the records in out that a full run wrote."""
-    from .results import read_record
     return [path.name for path in sorted(Path(out).glob("q1_*.json")) if read_record(path, quick=False)]
 
 

@@ -75,21 +75,14 @@ class TrainConfig:
     # The split is every data script's (cli.base_parser makes these flags from the fields).
     val_size: int = setting(5000, "validation images held out of the 50,000 training images", flag=False)
     val_split: str = setting(
-        "random",
-        "which training images are held out for validation: random (a seeded "
-        "random --val-size, this package's reading of the report's random_split) or last "
-        "(the last --val-size images, the course sheet's 1.1.3 with --val-size 1000)",
-        flag=False,
-        choices=VAL_SPLITS,
-    )
+        "random", "which training images are held out for validation: random (a seeded random "
+        "--val-size, this package's reading of the report's random_split) or last (the last --val-size "
+        "images, the course sheet's 1.1.3 with --val-size 1000)", flag=False, choices=VAL_SPLITS)
     log_every: int = setting(200, "steps between progress lines and log entries", flag=False)
     precision: str = setting(
-        "fp32",
-        "fp32, or bf16: the training forward pass and loss autocast to bfloat16 (the "
-        "weights, optimizer state and evaluation stay fp32); on a CPU only where it has native "
-        "bfloat16 (avx512_bf16 or amx_bf16)",
-        choices=PRECISIONS,
-    )
+        "fp32", "fp32, or bf16: the training forward pass and loss autocast to bfloat16 (the weights, "
+        "optimizer state and evaluation stay fp32); on a CPU only where it has native bfloat16 "
+        "(avx512_bf16 or amx_bf16)", choices=PRECISIONS)
     # Beyond the report (1.3.7 "best" recipe); the defaults leave the report's loop unchanged.
     net: str = setting(
         "convnet",

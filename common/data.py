@@ -253,8 +253,8 @@ def split_indices(n_total, n_val, seed, how="random"):
     (how="random", the report's), or the last n_val images held out (how="last", the
     course sheet's: train on the first 49,000, validate on the last 1,000)."""
     if not 0 < n_val < n_total:  # the one check of --val-size against the images there are
-        raise UsageError(f"--val-size {n_val} leaves no training images out of {n_total}; choose one "
-                         f"between 1 and {n_total - 1}.")
+        raise UsageError(f"--val-size {n_val} leaves no training images out of {n_total}; "
+                         f"choose a smaller one.")
     if how == "last":
         return torch.arange(n_total - n_val), torch.arange(n_total - n_val, n_total)
     generator = torch.Generator().manual_seed(seed)

@@ -25,7 +25,10 @@ import sys
 import time
 from pathlib import Path
 
+from . import cli
 from .config import READINGS, REPO, REPORT_RUNS, SEEDS_FOLDER, as_flags, reading_folder, seed_folder_name
+from .errors import OutputError, UsageError
+from .files import write_json
 
 # The README's order: data, model, baseline, dropout sweep (1.3.6 included), the student's
 # recipe, then the best one.
@@ -85,7 +88,6 @@ def main():
         "runs go under <out>/sheet/",
     )
     args, passed_on = parser.parse_known_args()
-    from . import cli  # after parsing: --help needs no torch
     out = args.out or cli.default_out(args.quick)
     if args.print:
         extra = (["--device", args.device] if args.device != "auto" else []) + (
@@ -125,7 +127,6 @@ def main():
             break
     total = time.perf_counter() - started
     print(f"every question: {total:.1f} s")
-    from .files import write_json
     write_json(Path(out) / "everything.json", {"device": args.device, "quick": args.quick, "scripts": times,
                                               "seconds": round(total, 1)})
     if any(t["returncode"] != 0 for t in times):
@@ -136,7 +137,6 @@ if __name__ == "__main__":
     try:
         main()
     except Exception as err:  # the errors cli.run turns into one paragraph
-        from .errors import OutputError, UsageError
         if not isinstance(err, (OutputError, UsageError)):
             raise
         print(f"error: {err}", file=sys.stderr)

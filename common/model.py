@@ -86,10 +86,11 @@ class WhitenedNet(nn.Sequential):
     conv - norm - GELU], a 3x3 max-pool over what is left, and a bias-free linear layer
     whose logits are scaled by 1/9.
 
-    The first layer sees 2x2 patches; whiten() fixes its filters to the eigenvectors of the
-    patches' covariance over training images, divided by the square roots of their
-    eigenvalues (and their negatives, so a GELU loses nothing): its output is decorrelated
-    with unit variance, which the plain SGD after it learns from much faster. With
+    The first layer sees 2x2 patches; patch_whitening() gives its filters (train.build_model
+    copies them in): the eigenvectors of the patches' covariance over training images, divided
+    by the square roots of their eigenvalues (and their negatives, so a GELU loses nothing). Its
+    output is decorrelated with unit variance, which the optimizer after it (SGD, and Muon for
+    the conv filters in the best recipe) learns from much faster. With
     learn_first=True the same layer is an ordinary learned conv (the ablation).
     """
 

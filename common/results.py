@@ -88,22 +88,13 @@ def kernels_words(env):
     return f", CPU kernels {env['cpu_capability']}, {threads} thread{'s' if threads != 1 else ''}"
 
 
-def runs_of(record, script):
-    """{key: run} of a record's training runs: the baseline's record is its one run."""
-    if script == "q1_3_train":
-        return {"baseline": record} if isinstance(record.get("history"), dict) else {}
-    return {
-        k: r
-        for k, r in (record.get("runs") or {}).items()
-        if isinstance(r, dict) and isinstance(r.get("history"), dict)
-    }
-
-
-def training_runs(record):
-    """The training runs a record holds: itself (q1_3_train), or its "runs"."""
-    if "history" in record:
-        return [record]
-    return [run for run in (record.get("runs") or {}).values() if isinstance(run, dict) and "history" in run]
+def runs_of(record):
+    """{key: run} of a record's training runs, the one way to list them: the baseline's record
+    (q1_3_train) is its one run, "baseline"; the others hold theirs under "runs"."""
+    if isinstance(record.get("history"), dict):
+        return {"baseline": record}
+    return {k: r for k, r in (record.get("runs") or {}).items()
+            if isinstance(r, dict) and isinstance(r.get("history"), dict)}
 
 
 def machine_words(run):

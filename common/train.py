@@ -206,7 +206,7 @@ class Progress:
 
 def train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, report_steps, flips=None, lookahead=None,
                 steps_before=0):
-    """One pass over the training tensors with sgd_step (common.step: eager, or CUDA graphs);
+    """One pass over the training tensors with sgd_step (make_steps: eager, or common.graphs' replay);
     returns (mean loss, accuracy in percent). flips: which training images to mirror (a
     bool per image) instead of random flips; lookahead: called after every step with the
     run's step count (steps_before + this epoch's).
@@ -295,8 +295,9 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
         for epoch in range(done + 1, cfg.epochs + 1):
             started = time.perf_counter()
             progress.start_epoch(epoch)
-            train_loss, train_acc = train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, progress,
-                                                flips(epoch), lookahead, (epoch - 1) * steps_per_epoch)
+            train_loss, train_acc = train_epoch(
+                sgd_step, model, scheduler, data, cfg=cfg, shuffle=shuffle, report_steps=progress,
+                flips=flips(epoch), lookahead=lookahead, steps_before=(epoch - 1) * steps_per_epoch)
             progress.end_epoch(n_train)
             val_loss, val_acc = evaluate(model, data.val_x, data.val_y, tta_flip=cfg.tta_flip)
             best = record_epoch(history, best, model, log, cfg, n_train, epoch=epoch, train_loss=train_loss,
@@ -338,7 +339,7 @@ def train_or_reuse(cfg, data, device, *, checkpoints, resume, earlier, label, an
         return earlier, None
     if announce:
         log(announce)
-    result, model, _ = train(cfg, data, device, checkpoints, resume=resume, log=log)
+    result, model, _ = train(cfg, data, device, checkpoints=checkpoints, resume=resume, log=log)
     return {**result, "env": env_info(device)}, model
 
 

@@ -7,7 +7,7 @@ import torch
 
 from common import data as cifar
 from common.data import load_cifar10, mean_and_std, normalize, split_indices
-from common.errors import DataError
+from common.errors import DataError, UsageError
 from conftest import run_script, write_batch
 
 
@@ -122,7 +122,7 @@ def test_split_sizes_disjoint_and_seeded():
 
 def test_split_size_is_configurable_and_checked():
     assert len(split_indices(1000, 100, seed=0)[1]) == 100
-    with pytest.raises(DataError, match="--val-size"):
+    with pytest.raises(UsageError, match="--val-size 1000 leaves no training images out of 1000"):
         split_indices(1000, 1000, seed=0)
 
 
@@ -131,7 +131,7 @@ def test_the_sheets_split_holds_out_exactly_the_last_n_images():
     train, val = split_indices(50000, 1000, seed=0, how="last")
     assert train.tolist() == list(range(49000)) and val.tolist() == list(range(49000, 50000))
     assert torch.equal(val, split_indices(50000, 1000, seed=7, how="last")[1])  # no seed in it
-    with pytest.raises(DataError, match="--val-size"):
+    with pytest.raises(UsageError, match="--val-size"):
         split_indices(1000, 1000, seed=0, how="last")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import figures
+from common.reporting import figures
 from common.config import BASELINE, TrainConfig, as_dict
 from conftest import REPO
 

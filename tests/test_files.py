@@ -262,7 +262,7 @@ def test_a_write_that_fails_part_way_leaves_the_earlier_file(tmp_path, monkeypat
 
 
 def test_a_figure_that_fails_part_way_leaves_the_earlier_one(tmp_path, monkeypatch):
-    from common import plots
+    from common.reporting import figures as plots
     path = tmp_path / "q1_3_4_loss.png"
     history = {
         "epoch": [1, 2],
@@ -277,7 +277,7 @@ def test_a_figure_that_fails_part_way_leaves_the_earlier_one(tmp_path, monkeypat
     def crash(figure, fname, **kwargs):
         Path(fname).write_bytes(b"half a png")
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(plots.plt.Figure, "savefig", crash)
+    monkeypatch.setattr(plots._pyplot().Figure, "savefig", crash)
     with pytest.raises(OutputError, match="q1_3_4_loss.png: no space is left"):
         plots.plot_curves(history, 2, "t", path, "loss")
     assert path.read_bytes() == earlier and len(list(tmp_path.iterdir())) == 1

@@ -41,16 +41,8 @@ def test_a_smoke_run_never_replaces_full_results(tmp_path, fresh_cifar_root):
     out.mkdir()
     full = json.dumps({"quick": False, "history": {"epoch": [1]}, "final_test_acc": 70.0})
     (out / "q1_3_train.json").write_text(full)
-    result = run_script(
-        "q1_3_train.py",
-        "--quick",
-        "--data-dir",
-        fresh_cifar_root,
-        "--skip-checksum",
-        "--out",
-        out,
-        cwd=tmp_path,
-    )
+    result = run_script("q1_3_train.py", "--quick", "--data-dir", fresh_cifar_root, "--skip-checksum",
+                        "--out", out, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "holds full results (q1_3_train.json)" in result.stderr and "smoke/" in result.stderr
     assert (out / "q1_3_train.json").read_text() == full
@@ -119,18 +111,8 @@ def test_two_recipes_finishing_into_one_folder_both_keep_their_runs(tmp_path, fr
 
 def test_a_divergent_run_stops_with_a_message_and_writes_no_nan(tmp_path, cifar_root):
     out = tmp_path / "out"
-    result = run_script(
-        "q1_3_train.py",
-        "--quick",
-        "--lr",
-        "100",
-        "--data-dir",
-        cifar_root,
-        "--skip-checksum",
-        "--out",
-        out,
-        cwd=tmp_path,
-    )
+    result = run_script("q1_3_train.py", "--quick", "--lr", "100", "--data-dir", cifar_root,
+                        "--skip-checksum", "--out", out, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "Training diverged: the loss stopped being a finite number in epoch 1" in result.stderr
     assert "--lr 100 (100000 times the report's 0.001)" in result.stderr and "smaller --lr" in result.stderr
@@ -226,18 +208,8 @@ def _run_with_a_full_disk(args, tmp_path):
 
 def test_an_output_folder_in_the_way_ends_in_one_paragraph(tmp_path, cifar_root):
     (tmp_path / "blocked").write_text("a file where the checkpoint folder should be")
-    result = run_script(
-        "q1_3_train.py",
-        "--quick",
-        "--data-dir",
-        cifar_root,
-        "--skip-checksum",
-        "--out",
-        tmp_path / "out",
-        "--checkpoint-dir",
-        tmp_path / "blocked" / "ckpt",
-        cwd=tmp_path,
-    )
+    result = run_script("q1_3_train.py", "--quick", "--data-dir", cifar_root, "--skip-checksum", "--out",
+                        tmp_path / "out", "--checkpoint-dir", tmp_path / "blocked" / "ckpt", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "Could not write" in result.stderr and "blocked" in result.stderr
     assert (tmp_path / "blocked").read_text() == "a file where the checkpoint folder should be"

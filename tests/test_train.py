@@ -7,7 +7,7 @@ import torch
 from common.data import load_cifar10, split_indices, to_device
 from common.errors import DataError, UsageError
 from common.checkpoint import Checkpoints
-from common.config import TrainConfig
+from common.config import QUICK, TrainConfig
 from common.margin import quick_runs
 from common.train import build_model, evaluate, train
 from conftest import run_script
@@ -186,10 +186,12 @@ def test_q1_3_train_quick_end_to_end(tmp_path, cifar_root):
                 "best_val_acc", "best_val_epoch", "final_val_acc", "final_test_acc"):
         assert key in record
     # The smoke run's own settings, printed and kept: the config says what was trained.
-    assert record["quick"] is True and record["quick_settings"] == {"epochs": 4, "lr": 0.015, "val_size": 500,
-                                                                 "schedule": "onecycle"}
-    assert record["config"]["lr"] == 0.015 and record["train_config"]["epochs"] == 4
-    assert "--quick: a smoke run" in result.stdout and "lr 0.015" in result.stdout
+    quick = QUICK["baseline"]  # the smoke settings' one home; the 4 epochs are the point of the check
+    assert quick["epochs"] == 4 and quick["lr"] != TrainConfig().lr
+    assert record["quick"] is True
+    assert record["quick_settings"] == {"epochs": 4, "lr": quick["lr"], "val_size": 500, "schedule": "onecycle"}
+    assert record["config"]["lr"] == quick["lr"] and record["train_config"]["epochs"] == 4
+    assert "--quick: a smoke run" in result.stdout and f"lr {quick['lr']}" in result.stdout
     assert set(record["history"]) >= {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}
     assert set(record["data"]) == {"dir", "checksum_verified", "n_train", "n_val", "n_test"}
     assert set(record["env"]) == {"python", "torch", "device", "cpu_capability", "threads"}

@@ -7,7 +7,7 @@ from typing import NamedTuple
 from ..config import REPORT_RUNS
 from ..results import read_record
 from .seeds import best_recipe_seeds, normalized_against_raw, seed_runs
-from .stats import RULE, Spread, all_of, higher, positive, similar
+from .stats import RULE, Spread, all_of, higher, p_words, positive, similar
 
 
 def _fmt(value, digits=2):
@@ -15,7 +15,7 @@ def _fmt(value, digits=2):
 
 
 def _p(p):
-    return "" if p is None else f", p = {p:.3f}" if p >= 0.001 else ", p < 0.001"
+    return "" if p is None else f", {p_words(p)}"
 
 
 def verdict_words(verdict, p):

@@ -325,7 +325,7 @@ def draw_seed_bands(out, records=None):
         record = read_record(Path(out) / f"{script}.json")
         if not record:
             continue
-        for key, run in runs_of(record, script).items():
+        for key, run in runs_of(record).items():
             if len(seed_histories(out, script, key, {**run, "quick": record.get("quick")}, records)) > 1:
                 draw_curves(out, script, key, run, record.get("quick"), records)
 
@@ -342,7 +342,7 @@ def redraw_folder(folder, images, records):
         if not record:
             continue
         quick, listed = bool(record.get("quick")), set(record.get("figures") or [])
-        for key, run in runs_of(record, script).items():
+        for key, run in runs_of(record).items():
             if f"{prefix(script, key)}_loss.png" in listed:  # the figures its script kept
                 drawn += draw_curves(folder, script, key, run, quick, records)
         wants_images = {"q1_1_data": [SAMPLES_FIGURE] if SAMPLES_FIGURE in listed else [],
@@ -361,7 +361,7 @@ def redraw_folder(folder, images, records):
             except NoData as why:
                 skipped += [(name, str(why)) for name in wants_images[script]]
         if script == "q1_3_improve" and TIME_FIGURE in listed:
-            drawn.append(draw_time(folder, runs_of(record, script), quick))
+            drawn.append(draw_time(folder, runs_of(record), quick))
     drawn += [name for name in (draw_dropout_comparison(folder), draw_confusion(folder)) if name]
     return drawn, skipped
 

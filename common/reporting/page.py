@@ -18,7 +18,7 @@ from ..config import (
     differences,
 )
 from ..files import locked, write_text
-from ..results import kernels_words, machine_words, read_record, training_runs
+from ..results import kernels_words, machine_words, read_record, runs_of
 from . import claims, readings
 from .ablation import section_ablation
 from .figures import draw_confusion, draw_dropout_comparison, draw_seed_bands
@@ -133,7 +133,7 @@ def _provenance(record):
         marks.append("data checksum not verified (re-encoded copy of CIFAR-10)")
     env = record.get("env", {})
     kernels = kernels_words(env)
-    seconds = [sum(run["history"].get("seconds") or [0]) for run in training_runs(record)]
+    seconds = [sum(run["history"].get("seconds") or [0]) for run in runs_of(record).values()]
     took = (f"{sum(seconds) / 60:.1f} minutes of training ({' + '.join(f'{s / 60:.1f}' for s in seconds)})"
             if len(seconds) > 1 else f"{seconds[0] / 60:.1f} minutes of training" if seconds
             else f"{record.get('seconds', 0):.0f} s to run")

@@ -6,7 +6,7 @@ import math
 from .claims import claims
 from ..config import READING_TITLES, READINGS, REPORT_RUNS, reading_folder
 from .seeds import seed_runs
-from .stats import HOLDS, UNSURE, Spread
+from .stats import HOLDS, UNSURE, Spread, p_words
 
 # A run's report value lies "within" a reading when it is at most this many pooled seed
 # standard deviations from that reading's mean: about the range in which one more seed's run
@@ -73,8 +73,7 @@ def fits(out):
 def _spread(values):
     if not values:
         return "none yet"
-    s = Spread(values)
-    return f"{s.mean:.2f}" + (f" ({s.low:.2f} to {s.high:.2f}, {s.n} seeds)" if s.n > 1 else " (1 seed)")
+    return Spread(values).words()
 
 
 def _decided(rows):
@@ -200,4 +199,4 @@ def section(out):
 
 
 def _p(p):
-    return "" if p is None else f" (p = {p:.3f})" if p >= 0.001 else " (p < 0.001)"
+    return "" if p is None else f" ({p_words(p)})"

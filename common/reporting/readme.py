@@ -26,8 +26,7 @@ def _accuracy(value):
 def _over_seeds(values):
     if len(values) < 2:
         return "one seed so far"
-    spread = Spread(values)
-    return f"{spread.mean:.2f}% ({spread.low:.2f} to {spread.high:.2f}, {spread.n} seeds)"
+    return Spread(values).words(unit="%")
 
 
 def results_table(out):

@@ -36,7 +36,7 @@ def same_but_seed(out, script, key, settings, quick=False, under=(SEEDS_FOLDER,)
         record = records[path]
         if not record or bool(record.get("quick")) != bool(quick):
             continue
-        run = runs_of(record, script).get(key)
+        run = runs_of(record).get(key)
         cfg = (run or {}).get("train_config")
         if isinstance(cfg, dict) and not differences(cfg, settings, ignore=("seed", *NOT_TRAINING)):
             found.setdefault(cfg.get("seed", 0), (run, record, folder))
@@ -47,11 +47,9 @@ def folder_settings(out):
     """What out's own training runs share beyond the report's settings (the sheet's reading
     in figures/sheet/, bf16 in figures/bf16/); {} for this package's defaults."""
     defaults = TrainConfig()
-    for run_of_report in REPORT_RUNS.values():
-        script = run_of_report.script
-        run = runs_of(read_record(Path(out) / f"{script}.json", quick=False) or {}, script).get(
-            run_of_report.record_key
-        )
+    for report_run in REPORT_RUNS.values():
+        record = read_record(Path(out) / f"{report_run.script}.json", quick=False) or {}
+        run = runs_of(record).get(report_run.record_key)
         if run:
             cfg = run.get("train_config") or {}
             return {k: cfg[k] for k in FOLDER_SETTINGS if k in cfg and cfg[k] != getattr(defaults, k)}

@@ -23,6 +23,11 @@ RULE = (
 )
 
 
+def p_words(p):
+    """"p = 0.002", or "p < 0.001": a test's p-value as REPORT.md writes it."""
+    return f"p = {p:.3f}" if p >= 0.001 else "p < 0.001"
+
+
 @dataclass
 class Spread:
     values: list
@@ -47,6 +52,13 @@ class Spread:
     @property
     def high(self):
         return max(self.values)
+
+    def words(self, unit="", single="(1 seed)"):
+        """"69.49% (68.84 to 70.23, 3 seeds)": the mean, then the lowest to the highest seed, as
+        every table writes a spread over seeds; single: what follows the one value of one seed."""
+        if self.n < 2:
+            return f"{self.mean:.2f}{unit} {single}"
+        return f"{self.mean:.2f}{unit} ({self.low:.2f} to {self.high:.2f}, {self.n} seeds)"
 
     def holds(self, value):
         """Whether value lies within the lowest and the highest of these seeds."""

@@ -4,7 +4,7 @@ import statistics
 from pathlib import Path
 
 from ..config import RECIPES, REPORT, TrainConfig, differences
-from ..results import ablation_runs, kernels_words, machine_words, read_record, training_runs
+from ..results import ablation_runs, kernels_words, machine_words, read_record, runs_of
 from .claims import final_test, verdict_words
 from .seeds import best_recipe_seeds, seed_runs
 from .stats import Spread, similar
@@ -121,6 +121,11 @@ def recipe_minutes(out):
     return benches
 
 
+def _listed(values, digits=0):
+    """"1200, 1350": measured numbers as a bench line lists them."""
+    return ", ".join(f"{x:.{digits}f}" for x in values)
+
+
 def section_bench(out):
     lines = []
     for path in sorted(out.glob("bench_*.json")):
@@ -128,40 +133,31 @@ def section_bench(out):
         if r is None:
             continue
         device = r["env"]["device"] + kernels_words(r["env"])
+        command = f"python -m common.bench --device {r['config']['device']}"
         if "median_ratio" in r:
-            lines += [
-                f"- `python -m common.bench --device {r['config']['device']}` on {device}: naive pipeline "
-                f"{', '.join(f'{x:.0f}' for x in r['naive_images_per_second'])} img/s, this package "
-                f"{', '.join(f'{x:.0f}' for x in r['package_images_per_second'])} img/s; median ratio "
-                f"**{r['median_ratio']:.2f}** over {len(r['ratios'])} runs."
-            ]
+            lines.append(
+                f"- `{command}` on {device}: naive pipeline {_listed(r['naive_images_per_second'])} img/s, "
+                f"this package {_listed(r['package_images_per_second'])} img/s; median ratio "
+                f"**{r['median_ratio']:.2f}** over {len(r['ratios'])} runs.")
         if "median_training_time_ratio" in r:
-            totals = r["training_seconds"]
-            lines += [
-                f"- `python -m common.bench --device {r['config']['device']} --recipes` on {device}: whole "
-                f"training (epochs x a timed epoch and validation pass) of "
-                + ", ".join(
-                    f"{name} {statistics.median(seconds) / 60:.1f} min" for name, seconds in totals.items()
-                )
-                + f" (medians of {len(r['training_time_ratios'])}); the best recipe takes "
+            minutes = ", ".join(f"{name} {statistics.median(seconds) / 60:.1f} min"
+                                for name, seconds in r["training_seconds"].items())
+            within = "within" if r["median_training_time_ratio"] <= r["budget"] else "**over**"
+            lines.append(
+                f"- `{command} --recipes` on {device}: whole training (epochs x a timed epoch and validation "
+                f"pass) of {minutes} (medians of {len(r['training_time_ratios'])}); the best recipe takes "
                 f"**{r['median_training_time_ratio']:.2f}x** the baseline's (each repeat: "
-                f"{', '.join(f'{x:.2f}' for x in r['training_time_ratios'])}), "
-                + ("within" if r["median_training_time_ratio"] <= r["budget"] else "**over**")
-                + f" the {r['budget']}x budget."
-            ]
+                f"{_listed(r['training_time_ratios'], digits=2)}), {within} the {r['budget']}x budget.")
         if "median_ratios" in r:
             rates = r["images_per_second"]
-            lines += [
-                f"- `python -m common.bench --device {r['config']['device']} --what precision` on {device} "
-                f"(native bf16: {', '.join(r.get('cpu_bf16_flags') or []) or 'a GPU'}): bf16 trains at "
-                + ", ".join(
-                    f"**{ratio:.2f}x** fp32's images per second for the {PRECISION_NET_NAMES[net]} "
-                    f"(fp32 {', '.join(f'{x:.0f}' for x in rates[net]['fp32'])}, bf16 "
-                    f"{', '.join(f'{x:.0f}' for x in rates[net]['bf16'])} img/s)"
-                    for net, ratio in r["median_ratios"].items()
-                )
-                + f"; medians of {len(next(iter(r['ratios'].values())))} alternating repeats."
-            ]
+            per_net = ", ".join(
+                f"**{ratio:.2f}x** fp32's images per second for the {PRECISION_NET_NAMES[net]} "
+                f"(fp32 {_listed(rates[net]['fp32'])}, bf16 {_listed(rates[net]['bf16'])} img/s)"
+                for net, ratio in r["median_ratios"].items())
+            lines.append(
+                f"- `{command} --what precision` on {device} (native bf16: "
+                f"{', '.join(r.get('cpu_bf16_flags') or []) or 'a GPU'}): bf16 trains at {per_net}; "
+                f"medians of {len(next(iter(r['ratios'].values())))} alternating repeats.")
         if "skipped" in r:
             lines += [
                 f"- `python -m common.bench --device {r['config']['device']} --what precision` on {device}: "
@@ -240,7 +236,7 @@ def times_table(out):
         record = read_record(out / f"{script}.json", quick=False)
         runs = [
             run
-            for run in (training_runs(record) if record else [])
+            for run in (runs_of(record).values() if record else [])
             if key is None or run.get("recipe") == key
         ]
         measured = sum(sum(run["history"].get("seconds") or [0]) for run in runs) / 60 if runs else None
