@@ -189,7 +189,8 @@ def test_q1_3_train_quick_end_to_end(tmp_path, cifar_root):
     quick = QUICK["baseline"]  # the smoke settings' one home; the 4 epochs are the point of the check
     assert quick["epochs"] == 4 and quick["lr"] != TrainConfig().lr
     assert record["quick"] is True
-    assert record["quick_settings"] == {"epochs": 4, "lr": quick["lr"], "val_size": 500, "schedule": "onecycle"}
+    assert record["quick_settings"] == {"epochs": 4, "lr": quick["lr"], "val_size": 500,
+                                        "schedule": "onecycle"}
     assert record["config"]["lr"] == quick["lr"] and record["train_config"]["epochs"] == 4
     assert "--quick: a smoke run" in result.stdout and f"lr {quick['lr']}" in result.stdout
     assert set(record["history"]) >= {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}
