@@ -131,12 +131,12 @@ def test_a_run_that_diverges_later_keeps_its_last_finished_epoch(tmp_path, monke
     cfg = TrainConfig(epochs=3, batch_size=32, lr=0.01, log_every=4)
     original = training.train_epoch
 
-    def poisoned(sgd_step, model, *args):
+    def poisoned(sgd_step, model, *args, **kwargs):
         poisoned.calls += 1
         if poisoned.calls == 2:
             with torch.no_grad():
                 next(model.parameters()).fill_(float("nan"))
-        return original(sgd_step, model, *args)
+        return original(sgd_step, model, *args, **kwargs)
     poisoned.calls = 0
     monkeypatch.setattr(training, "train_epoch", poisoned)
     points = Checkpoints(tmp_path, "run")
