@@ -133,7 +133,7 @@ def section_bench(out):
         if r is None:
             continue
         device = r["env"]["device"] + kernels_words(r["env"])
-        command = f"python -m common.bench --device {r['config']['device']}"
+        command = f"python -m common.bench --device {(r.get('config') or {}).get('device')}"
         if "median_ratio" in r:
             lines.append(
                 f"- `{command}` on {device}: naive pipeline {_listed(r['naive_images_per_second'])} img/s, "
