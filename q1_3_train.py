@@ -20,7 +20,7 @@ def main():
     # Heavy imports after parsing: --help answers at once.
     from common.checkpoint import Checkpoints
     from common.data import load_data, to_device
-    from common.reporting.figures import draw_curves
+    from common.reporting.figures import draw_curves, draw_steps
     from common.results import COMMON_KEYS, data_info, read_record, write_record
     from common.train import train_or_reuse
     started = time.perf_counter()
@@ -36,7 +36,10 @@ def main():
     tensors = to_device(data, train_idx, val_idx, device)
     result, model = train_or_reuse(cfg, tensors, device, checkpoints=Checkpoints.of_run(args, SCRIPT),
                                    resume=args.resume, earlier=earlier, label="1.3.2")
-    figures = draw_curves(args.out, SCRIPT, "baseline", {**result, "train_config": as_dict(cfg)}, args.quick)
+    run = {**result, "train_config": as_dict(cfg)}
+    figures = draw_curves(args.out, SCRIPT, "baseline", run, args.quick)
+    if result.get("steps"):
+        figures.append(draw_steps(args.out, run, args.quick))
     if model is None:  # reused: this record is the run, and its env is the machine that trained it
         result = {k: v for k, v in result.items() if k not in COMMON_KEYS or k == "env"}
     print(f"1.3.3 best validation accuracy {result['best_val_acc']:.2f}% at epoch {result['best_val_epoch']}")

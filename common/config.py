@@ -14,15 +14,17 @@ from .errors import UsageError
 
 # The repository: where the scripts, README.md and figures/ are.
 REPO = Path(__file__).resolve().parent.parent
+CIFAR_TRAIN_IMAGES = 50_000  # CIFAR-10's training set, before a validation split
 CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # The constants "given in the exercises" (report 1.1.2).
 GIVEN_MEAN = (0.4914, 0.4822, 0.4465)
 GIVEN_STD = (0.247, 0.243, 0.261)
 
-# The numbers of ../shared/seed/assignment2_report.txt, as SPEC.md lists them.
+# The numbers of ../shared/seed/assignment2_report.txt, as SPEC.md lists them. The report gives
+# no parameter count (1.2.1: "Please refer to the source code"), so none is held here.
 REPORT = {
+    "train_images": 50_000, "test_images": 10_000,
     "normalized_mean": [0.0, -2e-4, 1e-4], "normalized_std": [1.000, 1.002, 1.002],
-    "total_params": 2_168_362,
     # "a total accuracy of 70.8%" (1.3.3), read as the final validation accuracy the sheet's 1.3.3 asks for.
     "baseline": {"final_test_acc": 70.42, "best_val_acc": 71.1, "best_val_epoch": 17, "final_val_acc": 70.8},
     "dropout": {"0.2": {"final_test_acc": 70.69}, "0.5": {"final_test_acc": 74.04, "best_val_acc": 75.5,
@@ -31,6 +33,37 @@ REPORT = {
     "best_dropout": 0.5, "raw_accuracy": 40.0, "normalized_accuracy": 70.0,
     "student": {"final_test_acc": 80.15, "best_val_acc": 81.6, "best_val_epoch": 13, "final_val_acc": 80.3},
 }
+# Each of REPORT's values as the report writes it (what REPORT.md's report column shows) and
+# the sentence of the report it is read from; tests/test_report_quotes.py finds both in the
+# report's text. Keys are REPORT's, nested keys joined by "/".
+THE_BEST_P = "the highest validation accuracy was achieved in epoch 17 of 75.5%"
+REPORT_WORDS = {
+    "train_images": ("50.000", "The training data set has 50.000 images"),
+    "test_images": ("10.000", "the test data set has 10.000 images"),
+    "normalized_mean": ("-0.e + 00, -2.e^{-04}, 1.e^{-04}", "[-0.e + 00, -2.e^{-04}, 1.e^{-04}]"),
+    "normalized_std": ("1., 1.002, 1.002", "[1., 1.002, 1.002]"),
+    "baseline/final_test_acc": ("70.42%", "Here, the final test accuracy was 70.42%"),
+    "baseline/best_val_acc": ("71.1%", "the highest validation accuracy of 71.1% was achieved in epoch 17"),
+    "baseline/best_val_epoch": ("17", "the highest validation accuracy of 71.1% was achieved in epoch 17"),
+    "baseline/final_val_acc": ("70.8%", "a total accuracy of 70.8% was achieved"),
+    "dropout/0.2/final_test_acc": ("70.69%", "Here, the final test accuracy was 70.69%"),
+    "dropout/0.5/final_test_acc": ("74.04%", "Here, the final test accuracy was 74.04%"),
+    "dropout/0.5/best_val_acc": ("75.5%", THE_BEST_P),
+    "dropout/0.5/best_val_epoch": ("17", THE_BEST_P),
+    "dropout/0.8/final_test_acc": ("66.72%", "Here, the final test accuracy was 66.72%"),
+    "best_dropout": ("0.5", "The best model achieved in 1.3.5 was the model with a dropout of 0.5"),
+    "raw_accuracy": ("40%", "Here, the accuracy of classification is at 40%"),
+    "normalized_accuracy": ("70%", "Here, the accuracy of classification is at 70%"),
+    "student/final_test_acc": ("80.15%", "a corresponding test accuracy of 80.15%"),
+    "student/best_val_acc": ("81.6%", "our model achieved its best accuracy in epoch 13 at 81.6%"),
+    "student/best_val_epoch": ("13", "our model achieved its best accuracy in epoch 13 at 81.6%"),
+    "student/final_val_acc": ("80.3%", "a total validation accuracy of 80.3% in the last epoch"),
+}
+
+
+def report_words(key):
+    """How the report writes REPORT's value at key ("baseline/final_test_acc"): "70.42%"."""
+    return REPORT_WORDS[key][0]
 
 
 def default_data_dir():

@@ -4,9 +4,9 @@ all from the JSON, never typed; and the figures that combine runs."""
 from pathlib import Path
 from typing import NamedTuple
 
-from ..config import REPORT_RUNS
+from ..config import READINGS, REPORT_RUNS, TrainConfig
 from ..results import read_record
-from .seeds import best_recipe_seeds, normalized_against_raw, seed_runs
+from .seeds import best_recipe_seeds, folder_settings, normalized_against_raw, seed_runs
 from .stats import RULE, Spread, all_of, higher, p_words, positive, similar
 
 
@@ -196,17 +196,26 @@ def spread_table(out):
     return lines
 
 
+def _reading_flag(settings):
+    """" --reading sheet" where settings are a reading other than this package's; else ""."""
+    reading = next((name for name, values in READINGS.items() if values and values == settings), None)
+    return f" --reading {reading}" if reading else ""
+
+
 def section(out):
     """REPORT.md's "Seeds" and "The report's claims" sections."""
+    settings = folder_settings(out)
     lines = (
         [
             "## Seeds: how far one run can be trusted",
             "",
             "Final test accuracy of each of the report's runs over this package's seeds (seed 0 is the run "
-            "in the "
-            "sections above; other seeds are in `seeds/<run>_seed<N>/`, listed by "
-            "`python -m common.everything --print --seeds 1 2`). Each seed also draws its own validation "
-            "images.",
+            "in the sections above; other seeds are in `seeds/<run>_seed<N>/`, listed by "
+            f"`python -m common.everything --print{_reading_flag(settings)} --seeds 1 2`). "
+            + ("Each seed also draws its own validation images."
+               if settings.get("val_split", TrainConfig().val_split) == "random"
+               else "Every seed validates on the same images; the seed draws the weights, the order and the "
+               "dropout masks."),
             "",
         ]
         + spread_table(out)
@@ -222,23 +231,31 @@ DROPOUT_FIGURE, CONFUSION_FIGURE = "q1_3_5_dropout_comparison.png", "q1_3_confus
 
 
 def confusion_runs(out):
-    """[(label, 10 x 10 counts)] for the baseline, the best dropout p and the best 1.3.7
-    recipe, each from its lowest seed that kept its test-set confusion counts; and the
-    labels of those no run has them for yet."""
+    """[(label, 10 x 10 counts)] for the baseline, the best dropout p, the student's recipe and
+    the best 1.3.7 recipe, each the counts summed over every seed of that run that kept them
+    (seeds trained before the package kept counts have none); and the labels of those no run
+    has them for yet."""
     runs = seed_runs(out)
     sweep = read_record(Path(out) / "q1_3_dropout.json", quick=False) or {}
     best_p = f"{sweep.get('best_dropout', 0.5):g}"
-    wanted = [("baseline", runs["baseline"]), (f"dropout p = {best_p} (the best by validation)",
-                                                runs.get(f"dropout {best_p}", []))]
-    wanted.append(("best 1.3.7 recipe", [(seed, run, None, None) for seed, run in best_recipe_seeds(out)]))
+    wanted = [("1.3.4 baseline", runs["baseline"]),
+              (f"1.3.5 dropout p = {best_p} (the best by validation)", runs.get(f"dropout {best_p}", [])),
+              ("1.3.7 student's recipe", runs["student"]),
+              ("1.3.7 this package's best recipe",
+               [(seed, run, None, None) for seed, run in best_recipe_seeds(out)])]
     found, missing = [], []
     for label, seeded in wanted:
-        kept = [(seed, run) for seed, run, *_ in seeded if run.get("test_confusion")]
-        if kept:
-            seed, run = min(kept, key=lambda s: s[0])
-            found.append((f"{label}, seed {seed}: {run['final_test_acc']:.2f}% right", run["test_confusion"]))
-        else:
+        kept = [(seed, run["test_confusion"]) for seed, run, *_ in seeded if run.get("test_confusion")]
+        if not kept:
             missing.append(label)
+            continue
+        summed = [[sum(counts[i][j] for _, counts in kept) for j in range(len(kept[0][1]))]
+                  for i in range(len(kept[0][1]))]
+        right = 100 * sum(summed[i][i] for i in range(len(summed))) / sum(map(sum, summed))
+        seeds = [seed for seed, _ in kept]
+        which = (f"seed {seeds[0]}" if len(seeds) == 1
+                 else f"seeds {', '.join(map(str, seeds[:-1]))} and {seeds[-1]} summed")
+        found.append((f"{label}\n{which}: {right:.2f}% right", summed))
     return found, missing
 
 
@@ -247,9 +264,10 @@ def confusion_section(out):
     found, missing = confusion_runs(out)
     if not found:
         return []
-    text = ("Each panel counts the final model's test-set predictions by true class (rows, with the class's "
-            "accuracy) and predicted class (columns). Runs trained before the package kept these counts have "
-            "none: each panel is from the lowest seed of that run that has them.")
+    text = ("Each panel counts the final models' test-set predictions by true class (rows, with the class's "
+            "accuracy) and predicted class (columns), summed over the seeds whose records kept the counts: "
+            "the seed-0 runs above were trained before the package kept them, so the panels are of the other "
+            "seeds, which the seeds table spans.")
     if missing:
         text += f" Not yet recorded by any run: {', '.join(missing)}."
     return ["## Confusion on the test set", "", text, "", f"![{CONFUSION_FIGURE}]({CONFUSION_FIGURE})", ""]

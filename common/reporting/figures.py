@@ -18,14 +18,14 @@ from dataclasses import fields
 from pathlib import Path
 
 from .. import cli
-from ..config import (CLASSES, FOLDER_SETTINGS, QUICK_MARK, RECIPE_TITLES, SCRIPTS, SEEDS_FOLDER,
+from ..config import (CLASSES, QUICK_MARK, READING_TITLES, READINGS, RECIPE_TITLES, SCRIPTS, SEEDS_FOLDER,
                       TrainConfig, as_words, differences)
 from ..errors import DataError
 from ..files import replaced_atomically
 from ..results import read_record, runs_of
 from .claims import CONFUSION_FIGURE, DROPOUT_FIGURE, confusion_runs
-from .seeds import damaged_records, same_but_seed, seed_runs
-from .timing import TARGET, TIME_FIGURE, minutes_axis
+from .seeds import damaged_records, folder_settings, same_but_seed, seed_runs
+from .timing import TARGET, TIME_FIGURE, elapsed_minutes
 
 RIGHT, WRONG = "green", "red"
 
@@ -58,48 +58,78 @@ def _per_epoch_axes(ax):
 
 def plot_samples(images, labels, path, title="CIFAR-10 training images"):
     """1.1.1: a few uint8 3x32x32 images, enlarged, each titled with its class."""
-    fig, axes = _pyplot().subplots(1, len(images), figsize=(2.2 * len(images), 2.6))
+    fig, axes = _pyplot().subplots(1, len(images), figsize=(2.6 * len(images), 3.0))
     for ax, image, label in zip(axes, images, labels):
-        ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
+        # each pixel made an 8 x 8 block before drawing, so no resampling can blur it
+        ax.imshow(image.repeat_interleave(8, 1).repeat_interleave(8, 2).permute(1, 2, 0).numpy(),
+                  interpolation="nearest")
         ax.set_title(CLASSES[int(label)])
         ax.axis("off")
     fig.suptitle(title)
     _save(fig, path)
 
 
-def plot_curves(histories, best_epoch, title, path, metric, note=None):
-    """Figures 2-9, 14-15: training and validation loss ("loss") or accuracy ("acc") per epoch;
-    note, if given, is printed under the plot. Given several histories (one run's seeds), each
-    curve is their mean in a band from the lowest to the highest seed, and best_epoch is the
-    epoch of the best mean validation accuracy."""
+def plot_curves(histories, best_epoch, title, path, metric, note=None, seeds=None):
+    """Figures 2-9, 14-15: training and validation loss ("loss") or accuracy ("acc") per epoch
+    of one run, histories[0], its best validation epoch marked; note, if given, is printed
+    under the plot. Given its other seeds' histories too (seeds: every seed's number, its
+    own first), a band around each curve spans the lowest to the highest seed."""
     histories = histories if isinstance(histories, list) else [histories]
-    n = len(histories)
+    seeds = seeds or [0] * len(histories)
+    own = f"seed {seeds[0]}"
     fig, ax = _pyplot().subplots(figsize=(6.4, 4.2))
     epochs = histories[0]["epoch"]
     for key, style, label in ((f"train_{metric}", "o-", "training"), (f"val_{metric}", "s-", "validation")):
-        per_epoch = list(zip(*(h[key] for h in histories)))
-        line, = ax.plot(epochs[:len(per_epoch)], [sum(v) / n for v in per_epoch], style, ms=3,
-                        label=label + (f" (mean of {n} seeds; band: lowest to highest)" if n > 1 else ""))
-        if n > 1:
+        line, = ax.plot(epochs, histories[0][key], style, ms=3,
+                        label=label + (f" ({own})" if len(histories) > 1 else ""))
+        if len(histories) > 1:
+            per_epoch = list(zip(*(h[key] for h in histories)))
             ax.fill_between(epochs[:len(per_epoch)], [min(v) for v in per_epoch], [max(v) for v in per_epoch],
                             color=line.get_color(), alpha=0.2, linewidth=0)
     ax.axvline(best_epoch, color="grey", ls="--", lw=1,
-               label=f"best {'mean ' if n > 1 else ''}validation accuracy (epoch {best_epoch})")
+               label=f"best validation accuracy{f' of {own}' if len(histories) > 1 else ''} "
+                     f"(epoch {best_epoch})")
     _per_epoch_axes(ax)
     ax.set_ylabel("cross-entropy loss" if metric == "loss" else "accuracy (%)")
-    ax.legend(fontsize=8 if n > 1 else None)
-    ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
+    legend = ax.legend(fontsize=8, title=(f"bands: seeds {_listed(seeds)}, lowest to highest"
+                                          if len(histories) > 1 else None), title_fontsize=8)
+    legend.set_zorder(3)
+    ax.set_title(_wrapped(title, 70), fontsize=10)
     lines = textwrap.wrap(note or "", 95, break_on_hyphens=False)
     if lines:
         fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=8)
     _save(fig, path, rect=(0, 0.045 * len(lines), 1, 1))
 
 
+def _listed(numbers):
+    """"0, 1 and 2"."""
+    words = [str(n) for n in numbers]
+    return ", ".join(words[:-1]) + f" and {words[-1]}" if len(words) > 1 else words[0]
+
+
+def _wrapped(title, width):
+    """A title in lines of at most width characters, broken after a colon or a comma where it
+    can be rather than mid-phrase."""
+    if len(title) <= width:
+        return title
+    for mark in (": ", "; ", ", ", " ("):
+        at = title.rfind(mark, 0, width)
+        if at > width // 3:
+            cut = at + (1 if mark != " (" else 0)
+            return title[:cut].rstrip() + "\n" + _wrapped(title[cut:].lstrip(), width)
+    return "\n".join(textwrap.wrap(title, width))
+
+
 def plot_comparison(runs, path, title):
     """1.3.5: validation accuracy and loss per epoch, one line per dropout p. A run given as
     a list of histories (its seeds) is drawn as their mean, in a band from the lowest to the
-    highest seed."""
+    highest seed; the legend says so once."""
     fig, (ax_acc, ax_loss) = _pyplot().subplots(1, 2, figsize=(11, 4.2))
+    counts = set()
+    for label, histories in runs.items():
+        histories = histories if isinstance(histories, list) else [histories]
+        counts.add(len(histories))
+    same = len(counts) == 1
     for label, histories in runs.items():
         histories = histories if isinstance(histories, list) else [histories]
         epochs = histories[0]["epoch"]
@@ -108,28 +138,42 @@ def plot_comparison(runs, path, title):
             per_epoch = list(zip(*(h[key] for h in histories)))
             mean = [sum(v) / n for v in per_epoch]
             line, = ax.plot(epochs[:len(mean)], mean, "o-", ms=3,
-                            label=label + (f" (mean of {n} seeds; band: lowest to highest)" if n > 1 else ""))
+                            label=label + ("" if same else f" ({_plural_seeds(n)})"))
             if n > 1:
                 ax.fill_between(epochs[:len(mean)], [min(v) for v in per_epoch], [max(v) for v in per_epoch],
                                 color=line.get_color(), alpha=0.2, linewidth=0)
+    note = None
+    if same and max(counts) > 1:
+        note = f"mean of {max(counts)} seeds; band: lowest to highest"
+    elif not same:
+        note = "mean over seeds; band: lowest to highest"
     for ax, ylabel in ((ax_acc, "validation accuracy (%)"), (ax_loss, "validation loss")):
         _per_epoch_axes(ax)
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, title=note, title_fontsize=8)
     fig.suptitle(title, fontsize=11)
     _save(fig, path)
 
 
+def _plural_seeds(n):
+    return f"{n} seed{'s' if n != 1 else ''}"
+
+
 def plot_confusion(matrices, path, title):
-    """Test-set confusion counts, one panel per run: rows the true class (its accuracy in
-    the label), columns the predicted one, each row shaded by its share."""
-    fig, axes = _pyplot().subplots(1, len(matrices), figsize=(5.2 * len(matrices), 5.4), squeeze=False)
+    """Test-set confusion counts, one panel per run ({label: 10 x 10 counts}, two panels a
+    row): rows the true class (its accuracy in the label), columns the predicted one, each row
+    shaded by its share."""
+    cols = min(2, len(matrices))
+    rows = (len(matrices) + cols - 1) // cols
+    fig, axes = _pyplot().subplots(rows, cols, figsize=(5.6 * cols, 5.6 * rows), squeeze=False)
+    for ax in axes.flat[len(matrices):]:
+        ax.axis("off")
     for ax, (label, counts) in zip(axes.flat, matrices.items()):
         shares = [[c / max(sum(row), 1) for c in row] for row in counts]
         ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
         for i, row in enumerate(counts):
             for j, c in enumerate(row):
-                ax.text(j, i, str(c), ha="center", va="center", fontsize=6.5,
+                ax.text(j, i, str(c), ha="center", va="center", fontsize=6 if c < 1000 else 5,
                         color="white" if shares[i][j] > 0.5 else "black")
         ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=60, fontsize=7)
         ax.set_yticks(
@@ -137,9 +181,9 @@ def plot_confusion(matrices, path, title):
             [f"{name} {100 * shares[i][i]:.0f}%" for i, name in enumerate(CLASSES)],
             fontsize=7,
         )
-        ax.set_xlabel("predicted class")
-        ax.set_ylabel("true class (its accuracy)")
-        ax.set_title("\n".join(textwrap.wrap(label, 48)), fontsize=9)
+        ax.set_xlabel("predicted class", fontsize=9)
+        ax.set_ylabel("true class (its accuracy)", fontsize=9)
+        ax.set_title(label, fontsize=9)
     fig.suptitle(title, fontsize=11)
     _save(fig, path)
 
@@ -177,7 +221,7 @@ def plot_accuracy_against_time(runs, target, target_label, path, title, xlabel):
     for label, (minutes, accuracies) in runs.items():
         ax.plot(minutes, accuracies, "o-", ms=3, label=label)
     ax.axhline(target, color="grey", ls="--", lw=1, label=target_label)
-    ax.set_xlabel("\n".join(textwrap.wrap(xlabel, 90)), fontsize=8)
+    ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel("validation accuracy (%)")
     ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
@@ -186,11 +230,40 @@ def plot_accuracy_against_time(runs, target, target_label, path, title, xlabel):
     _save(fig, path)
 
 
+def plot_steps(steps, path, title):
+    """1.3.1: the training loss and accuracy logged every few steps ([{epoch, step, loss,
+    acc}], each the mean over the steps since the last log), against the step."""
+    fig, (ax_loss, ax_acc) = _pyplot().subplots(1, 2, figsize=(11, 4.0))
+    at = [s["step"] for s in steps]
+    for ax, key, ylabel in ((ax_loss, "loss", "training loss (cross-entropy)"),
+                            (ax_acc, "acc", "training accuracy (%)")):
+        ax.plot(at, [s[key] for s in steps], "-", lw=1)
+        ax.set_xlabel(f"step (a point every {at[0]} steps, the mean since the last)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    fig.suptitle(title, fontsize=11)
+    _save(fig, path)
+
+
 SAMPLES_FIGURE, SAMPLE_INDICES = "q1_1_1_samples.png", [0, 1, 2, 3]
+STEPS_FIGURE = "q1_3_1_steps.png"
 
 
-def titled(text, quick):
+def titled(text, quick, out=None):
+    """A figure's title: its text, then what its folder's runs share beyond the package's
+    defaults (the course sheet's reading, bf16), and the quick mark of a smoke run."""
+    settings = folder_settings(out) if out is not None else {}
+    reading = next((name for name, values in READINGS.items() if values and values == settings), None)
+    if reading:
+        text += f" ({_reading_name(reading)})"
+    elif settings:
+        text += f" ({', '.join(as_words(settings.items()))})"
     return text + (f" [{QUICK_MARK}]" if quick else "")
+
+
+def _reading_name(reading):
+    return READING_TITLES[reading].split(" (")[0]
 
 
 def config_of(run):
@@ -216,8 +289,7 @@ def heading(script, key, run):
     else:
         flags = run.get("flags") or []
         return f"Question 1.3.7, {RECIPE_TITLES[key]}" + (f" with {' '.join(flags)}" if flags else "")
-    variant = [(k, v) for k, v in differences(cfg, TrainConfig()) if k in FOLDER_SETTINGS]
-    return text + (f"; {', '.join(as_words(variant))}" if variant else "")
+    return text
 
 
 def prefix(script, key):
@@ -245,36 +317,43 @@ def loss_note(cfg):
 
 
 def seed_histories(out, script, key, run, records=None):
-    """[history] of this run and the runs that differ from it only in seed, under out's seeds/
-    and ablation/ folders, in seed order; records: a cache shared by the calls of one redraw."""
+    """([history], [seed]) of this run, then the runs that differ from it only in seed under
+    out's seeds/ and ablation/ folders, in seed order; records: a cache shared by the calls
+    of one redraw."""
     seeds = same_but_seed(out, script, key, run.get("train_config") or {}, run.get("quick", False),
                           (SEEDS_FOLDER, "ablation"), records)
-    return [run["history"] for run, _, _ in seeds.values()]
+    own = (run.get("train_config") or {}).get("seed", 0)
+    order = [own] + [seed for seed in seeds if seed != own]
+    found = {own: run, **{seed: other for seed, (other, _, _) in seeds.items() if seed != own}}
+    return [found[seed]["history"] for seed in order], order
 
 
 def draw_curves(out, script, key, run, quick, records=None):
     """A run's loss and accuracy figures (a band over its seeds where it has several);
     returns their names."""
-    histories = seed_histories(out, script, key, {**run, "quick": quick}, records)
-    histories = histories if len(histories) > 1 else [run["history"]]
-    if len(histories) > 1:
-        mean_acc = [sum(v) / len(v) for v in zip(*(h["val_acc"] for h in histories))]
-        best = histories[0]["epoch"][max(range(len(mean_acc)), key=mean_acc.__getitem__)]
-    else:
-        best = run["best_val_epoch"]
+    histories, seeds = seed_histories(out, script, key, {**run, "quick": quick}, records)
     names = []
     for metric, word, suffix in (("loss", "Loss", "loss"), ("acc", "Accuracy", "accuracy")):
         name = f"{prefix(script, key)}_{suffix}.png"
         plot_curves(
             histories,
-            best,
-            titled(f"{heading(script, key, run)}: {word}", quick),
+            run["best_val_epoch"],
+            titled(f"{heading(script, key, run)}: {word}", quick, out),
             Path(out) / name,
             metric,
             note=loss_note(config_of(run)) if metric == "loss" else None,
+            seeds=seeds,
         )
         names.append(name)
     return names
+
+
+def draw_steps(out, record, quick):
+    """1.3.1: the baseline's training loss and accuracy every 200 steps."""
+    plot_steps(record["steps"], Path(out) / STEPS_FIGURE,
+               titled(f"Question 1.3.1: the baseline's training, seed {config_of(record).seed}, logged every "
+                      f"{record['steps'][0]['step']} steps", quick, out))
+    return STEPS_FIGURE
 
 
 def draw_samples(out, data, quick, indices=SAMPLE_INDICES):
@@ -284,7 +363,7 @@ def draw_samples(out, data, quick, indices=SAMPLE_INDICES):
         data.train_images[chosen],
         data.train_labels[chosen],
         Path(out) / SAMPLES_FIGURE,
-        titled(f"Question 1.1.1: {len(indices)} CIFAR-10 training images".replace("4 ", "four "), quick),
+        titled(f"Question 1.1.1: {len(indices)} CIFAR-10 training images".replace("4 ", "four "), quick, out),
     )
     return SAMPLES_FIGURE
 
@@ -298,21 +377,22 @@ def draw_predictions(out, data, predictions, best, quick):
         name = f"q1_3_6_predictions_{mode}.png"
         plot_predictions(images, predictions["true"], r["pred"], r["probs"], Path(out) / name,
                          titled(f"Question 1.3.6: dropout p = {best}, test images fed {word}: "
-                                f"{r['accuracy']:.0f}% right", quick))
+                                f"{r['accuracy']:.0f}% right", quick, out))
         names.append(name)
     return names
 
 
 def draw_time(out, runs, quick):
-    """1.3.7: every recipe's validation accuracy against training time, on one axis."""
-    minutes, axis = minutes_axis(runs, out)
+    """1.3.7: every recipe's validation accuracy against its measured training minutes, with the
+    report's validation accuracy at the student recipe's last epoch marked."""
     plot_accuracy_against_time(
-        {RECIPE_TITLES[k].split(" (")[0]: (minutes[k], run["history"]["val_acc"]) for k, run in runs.items()},
+        {RECIPE_TITLES[k].split(" (")[0]: (elapsed_minutes(run["history"]), run["history"]["val_acc"])
+         for k, run in runs.items()},
         TARGET,
-        f"{TARGET}%: the report's student recipe (final test)",
+        f"{TARGET}%: the report's student recipe, validation accuracy in its last epoch",
         Path(out) / TIME_FIGURE,
-        titled("1.3.7: validation accuracy against training time", quick),
-        axis,
+        titled("Question 1.3.7: validation accuracy against training time", quick, out),
+        "training minutes as each run measured them (its epoch times summed; each on its own machine)",
     )
     return TIME_FIGURE
 
@@ -326,7 +406,7 @@ def draw_seed_bands(out, records=None):
         if not record:
             continue
         for key, run in runs_of(record).items():
-            if len(seed_histories(out, script, key, {**run, "quick": record.get("quick")}, records)) > 1:
+            if len(seed_histories(out, script, key, {**run, "quick": record.get("quick")}, records)[0]) > 1:
                 draw_curves(out, script, key, run, record.get("quick"), records)
 
 
@@ -360,6 +440,9 @@ def redraw_folder(folder, images, records):
                     )
             except NoData as why:
                 skipped += [(name, str(why)) for name in wants_images[script]]
+        curves_kept = f"{prefix(script, 'baseline')}_loss.png" in listed
+        if script == "q1_3_train" and record.get("steps") and curves_kept:
+            drawn.append(draw_steps(folder, record, quick))
         if script == "q1_3_improve" and TIME_FIGURE in listed:
             drawn.append(draw_time(folder, runs_of(record), quick))
     drawn += [name for name in (draw_dropout_comparison(folder), draw_confusion(folder)) if name]
@@ -420,7 +503,8 @@ def draw_dropout_comparison(out):
         curves[f"p = {p}"] = [r["history"] for _, r, _, _ in seeds.get(f"dropout {p}", [])] or [
             run["history"]
         ]
-    title = titled("Question 1.3.5: validation accuracy and loss for each dropout p", record.get("quick"))
+    title = titled("Question 1.3.5: validation accuracy and loss for each dropout p", record.get("quick"),
+                   out)
     plot_comparison(curves, Path(out) / DROPOUT_FIGURE, title)
     return DROPOUT_FIGURE
 
@@ -430,7 +514,9 @@ def draw_confusion(out):
     found, _ = confusion_runs(out)
     if found:
         plot_confusion(
-            dict(found), Path(out) / CONFUSION_FIGURE, "Test-set confusion counts (rows: true class)"
+            dict(found), Path(out) / CONFUSION_FIGURE,
+            titled("Test-set confusion counts (rows: true class), summed over the seeds that kept them",
+                   False, out),
         )
         return CONFUSION_FIGURE
     return None

@@ -16,12 +16,14 @@ from ..config import (
     TrainConfig,
     as_words,
     differences,
+    report_words,
 )
 from ..files import locked, write_text
 from ..results import kernels_words, machine_words, read_record, runs_of
-from . import claims, readings
+from . import claims, grading, readings
 from .ablation import section_ablation
-from .figures import draw_confusion, draw_dropout_comparison, draw_seed_bands
+from .figures import STEPS_FIGURE, draw_confusion, draw_dropout_comparison, draw_seed_bands, result_folders
+from .grading import SECTIONS, anchor
 from .readme import refresh_all
 from .seeds import COMMANDS, damaged_records, damaged_words, seed_runs
 from .timing import section_bench, section_time_to_target, section_times
@@ -107,13 +109,26 @@ def _num(value, digits=2):
     return f"{value:,.{digits}f}"
 
 
-def _row(what, ours, report=None, digits=2, unit=""):
+def _report_value(key):
+    """REPORT's value at key ("baseline/final_test_acc"), or None where the report gives none."""
+    value = REPORT
+    for part in key.split("/"):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _row(what, ours, key=None, digits=2, unit=""):
+    """A table row: this package's value, the report's as the report writes it (key into
+    REPORT; "not given" without one), and the difference."""
+    report = _report_value(key) if key else None
     # Rounding first, then adding 0.0, turns a float error of -1e-7 into "+0", not "-0".
     diff = (
         "-" if report is None or ours is None else f"{round(ours - report, digits) + 0.0:+,.{digits}f}{unit}"
     )
-    return f"| {what} | {_num(ours, digits)}{unit if ours is not None else ''} | " \
-           f"{_num(report, digits) + unit if report is not None else 'not given'} | {diff} |"
+    return (f"| {what} | {_num(ours, digits)}{unit if ours is not None else ''} | "
+            f"{report_words(key) if report is not None else 'not given'} | {diff} |")
 
 
 TABLE_HEAD = ["| quantity | this package | report | difference |", "|---|---:|---:|---:|"]
@@ -156,54 +171,55 @@ def _figures(record, names=None):
 SHOWN_ALWAYS = ("epochs", "batch_size", "lr", "momentum", "dropout", "activation", "seed")
 
 
-def _settings(cfg):
+def _settings(cfg, leave_out=()):
     """The report's settings, then every other one that differs from the baseline's."""
-    text = ", ".join(f"{k} {cfg[k]}" for k in SHOWN_ALWAYS if k in cfg)
+    text = ", ".join(f"{k} {cfg[k]}" for k in SHOWN_ALWAYS if k in cfg and k not in leave_out)
     extra = as_words((k, v) for k, v in differences(cfg, TrainConfig()) if k not in SHOWN_ALWAYS)
     return text + "".join(f", {x}" for x in extra)
 
 
-def _training_rows(run, report):
+def _seconds_rows(run):
+    seconds = run["history"].get("seconds")
     return [
-        _row("final test accuracy (%)", run["final_test_acc"], report.get("final_test_acc")),
-        _row("best validation accuracy (%)", run["best_val_acc"], report.get("best_val_acc")),
-        _row("epoch of the best validation accuracy", run["best_val_epoch"], report.get("best_val_epoch"), 0),
-        _row("final validation accuracy (%)", run["final_val_acc"], report.get("final_val_acc")),
-        _row("test accuracy of the best-validation weights (%)", run.get("best_model_test_acc")),
-        _row(
-            "median seconds per epoch (training and validation)",
-            statistics.median(run["history"]["seconds"]) if run["history"].get("seconds") else None,
-            None,
-            1,
-        ),
-        _row(
-            "training time, all epochs (minutes)",
-            sum(run["history"]["seconds"]) / 60 if run["history"].get("seconds") else None,
-            None,
-            1,
-        ),
+        _row("median seconds per epoch (training and validation)",
+             statistics.median(seconds) if seconds else None, digits=1),
+        _row("training time, all epochs (minutes)", sum(seconds) / 60 if seconds else None, digits=1),
     ]
 
 
+def _training_rows(run, key=None):
+    """A run's accuracies beside the report's (key: where REPORT holds them; None: not given)."""
+    at = (lambda name: f"{key}/{name}") if key else (lambda name: None)
+    return [
+        _row("final test accuracy (%)", run["final_test_acc"], at("final_test_acc")),
+        _row("best validation accuracy (%)", run["best_val_acc"], at("best_val_acc")),
+        _row("epoch of the best validation accuracy", run["best_val_epoch"], at("best_val_epoch"), 0),
+        _row("final validation accuracy (%)", run["final_val_acc"], at("final_val_acc")),
+        _row("test accuracy of the best-validation weights (%)", run.get("best_model_test_acc")),
+        *_seconds_rows(run),
+    ]
+
+
+def _heading(key):
+    return f"## {SECTIONS[key]}"
+
+
 def _section_data(r):
-    lines = ["## 1.1 Data", "", _provenance(r), ""] + TABLE_HEAD + [
-        _row("training images (1.1.1)", r["n_train_images"], 50000, 0),
-        _row("test images (1.1.1)", r["n_test_images"], 10000, 0)]
-    for c, name in enumerate(("red", "green", "blue")):
-        lines.append(_row(f"mean after normalization, {name} (1.1.2)", r["normalized_mean"][c],
-                          REPORT["normalized_mean"][c], 4))
-    for c, name in enumerate(("red", "green", "blue")):
-        lines.append(_row(f"std after normalization, {name} (1.1.2)", r["normalized_std"][c],
-                          REPORT["normalized_std"][c], 4))
-    for c, name in enumerate(("red", "green", "blue")):
-        lines.append(_row(f"computed mean, {name} (1.1.3; report: the given constant)",
-                          r["computed_mean"][c], r["given_mean"][c], 5))
-    for c, name in enumerate(("red", "green", "blue")):
-        lines.append(_row(f"computed std, {name} (1.1.3; report: the given constant)",
-                          r["computed_std"][c], r["given_std"][c], 5))
+    lines = [_heading("data"), "", _provenance(r), "", "| quantity | this package | report |",
+             "|---|---:|---:|",
+             f"| training / test images (1.1.1) | {r['n_train_images']:,} / {r['n_test_images']:,} | "
+             f"{report_words('train_images')} / {report_words('test_images')} |"]
+    for what, key in (("mean", "normalized_mean"), ("std", "normalized_std")):
+        lines.append(f"| {what} after normalization, red, green, blue (1.1.2) | "
+                     f"{', '.join(f'{x:.4f}' for x in r[key])} | {report_words(key)} |")
+    for what in ("mean", "std"):
+        given = ", ".join(f"{x:g}" for x in r[f"given_{what}"])
+        lines.append(f"| `mean_and_std`'s {what} of the training images (1.1.3) | "
+                     f"{', '.join(f'{x:.5f}' for x in r[f'computed_{what}'])} | not given (the sheet's "
+                     f"constants: {given}) |")
     lines += [
-        _row("training images after the split (1.1.4)", r["split"]["train"], None, 0),
-        _row("validation images after the split (1.1.4)", r["split"]["val"], None, 0),
+        f"| training / validation images after the split (1.1.4) | {r['split']['train']:,} / "
+        f"{r['split']['val']:,} | not given |",
         "",
         "1.1.4: the report uses `random_split` and gives no sizes; "
         + (
@@ -212,73 +228,124 @@ def _section_data(r):
             else "this run held out the last images, "
         )
         + "and the course sheet holds out the last 1,000 (training on the first 49,000: "
-        '`--val-split last --val-size 1000`, the sheet\'s reading in "Where the report is silent").',
+        f"`--val-split last --val-size 1000`, the sheet's reading in [{SECTIONS['readings']}]"
+        f"({anchor(SECTIONS['readings'])})).",
         "",
-        f"1.1.3: the given mean agrees with `mean_and_std` to {r.get('mean_agrees_to_decimals', '?')} "
-        f"decimals and the given std to {r.get('std_agrees_to_decimals', '?')}. "
-        "The report's normalized std of 1.002 is the ratio of the true std to the rounded given "
-        "constant (0.24349 / 0.243), not a rounding error.",
+        "1.1.3: the sheet's given mean agrees with `mean_and_std` to "
+        f"{r.get('mean_agrees_to_decimals', '?')} "
+        f"decimals and its std to {r.get('std_agrees_to_decimals', '?')}. 1.1.2: a normalized channel's std "
+        f"is its std over the given constant: for green {r['computed_std'][1]:.5f} / {r['given_std'][1]:g} = "
+        f"{r['computed_std'][1] / r['given_std'][1]:.4f} here, while the report's "
+        f"{report_words('normalized_std').split(', ')[1]} needs a std of "
+        f"{REPORT['normalized_std'][1] * r['given_std'][1]:.5f}.",
         "",
     ]
     return lines + _figures(r) + [""]
+
+
 
 
 def _section_model(r):
-    lines = ["## 1.2 The ConvNet (1.2.1)", "", _provenance(r), "",
+    lines = [_heading("model"), "", _provenance(r), "",
              "| layer | type | output shape | parameters |", "|---|---|---|---:|"]
     lines += [f"| {x['name']} | {x['type']} | {' x '.join(map(str, x['output_shape']))} | {x['params']:,} |"
               for x in r["layers"]]
-    lines += ["", *TABLE_HEAD, _row("parameters", r["total_params"], REPORT["total_params"], 0), ""]
+    lines += [f"| all | | | {r['total_params']:,} |", "",
+              "The report gives no count (\"Please refer to the source code\").", ""]
     return lines
 
 
+def _section_steps(r):
+    """1.3.1: the 200-step log, drawn wherever the run's curves are (the figures redraw it)."""
+    steps = r.get("steps") or []
+    if not steps or "q1_3_4_loss.png" not in (r.get("figures") or []):
+        return []
+    return [_heading("steps"), "",
+            f"The baseline (seed {(r.get('train_config') or {}).get('seed', 0)}) logs its training loss and "
+            f"accuracy every {steps[0]['step']} steps, each the mean over the steps since the last: "
+            f"{len(steps)} points over {r['history']['epoch'][-1]} epochs, from {steps[0]['loss']:.3f} and "
+            f"{steps[0]['acc']:.1f}% to {steps[-1]['loss']:.3f} and {steps[-1]['acc']:.1f}%. "
+            "The whole log is `steps` in `q1_3_train.json`.",
+            "", *_figures(r, [STEPS_FIGURE]), ""]
+
+
+def curves_answer(history):
+    """1.3.4's answer, read from the curves: where the validation loss turns, how far it rises
+    while the training loss falls, and the accuracies the epochs end at."""
+    val_loss, train_loss = history["val_loss"], history["train_loss"]
+    low = min(range(len(val_loss)), key=val_loss.__getitem__)
+    last = len(val_loss) - 1
+    if low == last:
+        return (f"The validation loss falls to its last epoch ({val_loss[low]:.3f} at epoch "
+                f"{history['epoch'][low]}): these curves show no over-fitting.")
+    return (f"The validation loss is lowest at epoch {history['epoch'][low]} ({val_loss[low]:.3f}), "
+            f"then rises by {val_loss[last] - val_loss[low]:.3f} to {val_loss[last]:.3f} at epoch "
+            f"{history['epoch'][last]}, "
+            f"while the training loss keeps falling, from {train_loss[low]:.3f} to {train_loss[last]:.3f}; "
+            f"the training accuracy reaches {history['train_acc'][last]:.1f}% against "
+            f"{history['val_acc'][last]:.1f}% on validation. The model over-fits from epoch "
+            f"{history['epoch'][low]} on: it learns the training images, not what generalizes.")
+
+
 def _section_train(r):
-    lines = ["## 1.3.1-1.3.4 Baseline training", "", _provenance(r), "",
+    lines = [_heading("baseline"), "", _provenance(r), "",
              f"Settings: {_settings(r.get('train_config', {}))}. {machine_words(r)}", "", *TABLE_HEAD]
-    lines += _training_rows(r, REPORT["baseline"])
+    lines += _training_rows(r, "baseline")
     lines += [
         "",
-        f"The report's final validation accuracy is its 1.3.3 \"total accuracy of "
-        f'{REPORT["baseline"]["final_val_acc"]}%", read as the final validation accuracy that the course '
-        f'sheet\'s 1.3.3 asks for ("close to 70%").',
-    ]
-    h = r["history"]
-    low = min(range(len(h["val_loss"])), key=h["val_loss"].__getitem__)
-    lines += [
+        f"1.3.3: the report's \"total accuracy of {report_words('baseline/final_val_acc')}\" is read as the "
+        "final validation accuracy that the course sheet's 1.3.3 asks for (\"close to 70%\").",
         "",
-        f"Validation loss is lowest at epoch {h['epoch'][low]} ({h['val_loss'][low]:.3f}) and "
-        f"{'rises' if h['val_loss'][-1] > h['val_loss'][low] else 'does not rise'} to "
-        f"{h['val_loss'][-1]:.3f} by epoch {h['epoch'][-1]}, while training accuracy reaches "
-        f"{h['train_acc'][-1]:.1f}%: the over-fitting the report describes."
-        if h["epoch"][-1] > h["epoch"][low]
-        else "",
+        f"1.3.4, from the curves of seed 0: {curves_answer(r['history'])}",
         "",
     ]
-    return lines + _figures(r) + [""]
+    return lines + _figures(r, [f for f in r.get("figures", []) if f != STEPS_FIGURE]) + [""]
 
 
 def _section_dropout(r):
-    lines = ["## 1.3.5 Dropout", "", _provenance(r), ""]
-    for p, run in r["runs"].items():
-        lines += [
-            f"### p = {p}",
-            "",
-            f"Settings: {_settings(run.get('train_config', {}))}. {machine_words(run)}",
-            "",
-            *TABLE_HEAD,
-        ]
-        lines += _training_rows(run, REPORT["dropout"].get(p, {}))
-        lines += [""] + _figures(run) + [""]
-    lines += ["### All runs", ""] + _figures(r, ["q1_3_5_dropout_comparison.png"]) + [""]
+    runs = r["runs"]
+    first = next(iter(runs.values()))
+    head = "| quantity | " + " | ".join(f"p = {p}" for p in runs) + " |"
+
+    def row(what, cell):
+        return f"| {what} | " + " | ".join(cell(p, run) for p, run in runs.items()) + " |"
+
+    def report(p, name):
+        key = f"dropout/{p}/{name}"
+        return report_words(key) if _report_value(key) is not None else "not given"
+
+    seconds = {p: run["history"].get("seconds") for p, run in runs.items()}
+    lines = [
+        _heading("dropout"), "", _provenance(r), "",
+        f"Settings: {_settings(first.get('train_config', {}), leave_out=('dropout',))}; "
+        "dropout p as the column.",
+        "", head, "|---|" + "---:|" * len(runs),
+        row("final test accuracy, this package (%)", lambda p, run: f"{run['final_test_acc']:.2f}"),
+        row("final test accuracy, report", lambda p, run: report(p, "final_test_acc")),
+        row("best validation accuracy, this package (%) (epoch)",
+            lambda p, run: f"{run['best_val_acc']:.2f} ({run['best_val_epoch']})"),
+        row("best validation accuracy, report (epoch)",
+            lambda p, run: report(p, "best_val_acc")
+            + (f" ({report(p, 'best_val_epoch')})" if _report_value(f"dropout/{p}/best_val_epoch") else "")),
+        row("final validation accuracy, this package (%)", lambda p, run: f"{run['final_val_acc']:.2f}"),
+        row("test accuracy of the best-validation weights (%)",
+            lambda p, run: _num(run.get("best_model_test_acc"))),
+        row("training time, all epochs (minutes)",
+            lambda p, run: f"{sum(seconds[p]) / 60:.1f}" if seconds[p] else "-"),
+        "",
+    ]
+    for run in runs.values():
+        lines += _figures(run)
+    lines += _figures(r, ["q1_3_5_dropout_comparison.png"]) + [""]
     pred = r["predictions"]
     lines += [
-        "## 1.3.6 The best model on ten test images",
+        _heading("predictions"),
         "",
         *([QUICK_LINE, ""] if r.get("quick") else []),
         *TABLE_HEAD,
-        _row("best dropout p (by validation accuracy)", r["best_dropout"], REPORT["best_dropout"], 1),
-        _row("accuracy fed without normalization (%)", pred["raw"]["accuracy"], REPORT["raw_accuracy"], 0),
-        _row("accuracy fed normalized (%)", pred["normalized"]["accuracy"], REPORT["normalized_accuracy"], 0),
+        _row("best dropout p (by validation accuracy)", r["best_dropout"], "best_dropout", 1),
+        _row("accuracy fed without normalization (%)", pred["raw"]["accuracy"], "raw_accuracy", 0),
+        _row("accuracy fed normalized (%)", pred["normalized"]["accuracy"], "normalized_accuracy", 0),
         "",
         f"Test images {', '.join(map(str, pred['indices']))}; true classes: "
         f"{', '.join(CLASSES[t] for t in pred['true'])}. The report's ten images were drawn by a "
@@ -291,39 +358,41 @@ def _section_dropout(r):
     return lines + _figures(r, ["q1_3_6_predictions_raw.png", "q1_3_6_predictions_normalized.png"]) + [""]
 
 
+def _recipe_section(r, recipe, level="###"):
+    run = r["runs"].get(recipe)
+    title = RECIPE_TITLES[recipe]
+    if not run:
+        return [f"{level} {title}: not run yet (`python q1_3_improve.py --recipe {recipe}`)", ""]
+    lines = [
+        f"{level} {title}",
+        "",
+        f"Settings: {_settings(run.get('train_config', {}))}. {machine_words(run)}",
+        "",
+        *TABLE_HEAD,
+        *_training_rows(run, "student" if recipe == "student" else None),
+    ]
+    if recipe != "student":
+        student = report_words("student/final_test_acc")
+        lines.append(_row(f"final test accuracy against the student's {student} (%)", run["final_test_acc"],
+                          "student/final_test_acc"))
+        for key, what in (("final_test_acc_flip_only", "with test-time flip but no shifts"),
+                          ("final_test_acc_without_tta", "without test-time views")):
+            if key in run:
+                lines.append(_row(f"final test accuracy {what} (%)", run[key], "student/final_test_acc"))
+        if "final_val_acc_all_views" in run:
+            lines.append(_row("final validation accuracy with every test-time view (%)",
+                              run["final_val_acc_all_views"]))
+    return lines + [""] + [f"![{f}]({f})" for f in r["figures"] if f.startswith(f"q1_3_7_{recipe}_")] + [""]
+
+
 def _section_improve(r):
-    lines = ["## 1.3.7 Improving the model", "", _provenance(r), ""]
-    for recipe, title in RECIPE_TITLES.items():
-        run = r["runs"].get(recipe)
-        if not run:
-            lines += [f"### {title}: not run yet (`python q1_3_improve.py --recipe {recipe}`)", ""]
-            continue
-        report = REPORT["student"] if recipe == "student" else {}
-        lines += [
-            f"### {title}",
-            "",
-            f"Settings: {_settings(run.get('train_config', {}))}. {machine_words(run)}",
-            "",
-            *TABLE_HEAD,
-            *_training_rows(run, report),
-        ]
-        if recipe != "student":
-            lines.append(
-                _row(
-                    f"final test accuracy against the student's {REPORT['student']['final_test_acc']}% (%)",
-                    run["final_test_acc"],
-                    REPORT["student"]["final_test_acc"],
-                )
-            )
-            for key, what in (("final_test_acc_flip_only", "with test-time flip but no shifts"),
-                              ("final_test_acc_without_tta", "without test-time views")):
-                if key in run:
-                    lines.append(_row(f"final test accuracy {what} (%)", run[key],
-                                      REPORT["student"]["final_test_acc"]))
-            if "final_val_acc_all_views" in run:
-                lines.append(_row("final validation accuracy with every test-time view (%)",
-                                  run["final_val_acc_all_views"], None))
-        lines += [""] + [f"![{f}]({f})" for f in r["figures"] if f.startswith(f"q1_3_7_{recipe}_")] + [""]
+    lines = [_heading("student"), "", _provenance(r), ""]
+    lines += _recipe_section(r, "student")[2:] if "student" in r["runs"] else _recipe_section(r, "student")
+    others = [k for k in r["runs"] if k != "student"]
+    if others:
+        lines += [f"This package's own recipes ({', '.join(others)}: up to "
+                  f"{max(r['runs'][k]['final_test_acc'] for k in others):.2f}% final test accuracy), their "
+                  f"ablations and the speed measurements go beyond the report: [{BEYOND}]({BEYOND}).", ""]
     return lines
 
 
@@ -362,50 +431,98 @@ def _section_devices(out):
     return lines + [""]
 
 
-SECTIONS = {"q1_1_data": _section_data, "q1_2_model": _section_model, "q1_3_train": _section_train,
-            "q1_3_dropout": _section_dropout, "q1_3_improve": _section_improve}
+SECTIONS_OF = {"q1_1_data": _section_data, "q1_2_model": _section_model, "q1_3_train": _section_train,
+               "q1_3_dropout": _section_dropout, "q1_3_improve": _section_improve}
+BEYOND = "BEYOND.md"
+
+
+def graded(out):
+    """Whether out holds the report's runs (two or more of them): a folder REPORT.md grades, with
+    what goes beyond the report on a page of its own; any other folder (one run's, say) gets
+    one page of what it holds."""
+    return sum(1 for runs in seed_runs(out).values() if runs) >= 2
+
+
 def build_report(out):
-    """The text of REPORT.md from the JSON files in out; sections without results say how to get them."""
+    """The text of REPORT.md from the JSON files in out; in a folder of the report's runs, a
+    section without results says how to get them."""
     out = Path(out)
+    whole = graded(out)
     lines = [HEADING, "",
-             "Built by `common/report.py` from the JSON files in this folder each time a script finishes; "
-             "do not edit by hand. Percent values; differences are this package minus the report.", ""]
-    for script in SCRIPTS:
+             "Built by `python -m common.report` from the JSON files in this folder each time a script "
+             "finishes; do not edit by hand. Percent values; differences are this package minus the report.",
+             ""]
+    if whole:
+        lines += grading.section(out)
+    records = {script: read_record(out / f"{script}.json") for script in SCRIPTS}
+    for script, record in records.items():
         path = out / f"{script}.json"
-        record = read_record(path)
         if record is None and path.is_file():
             lines += [f"> {damaged_words(out, script)}", ""]
         if record is None:
-            lines += [f"## {script}: no results yet", "", f"Run `{COMMANDS[script]}`.", ""]
+            if whole or not any(records.values()):
+                lines += [f"## {script}: no results yet", "", f"Run `{COMMANDS[script]}`.", ""]
             continue
         try:
-            lines += SECTIONS[script](record)
+            if script == "q1_3_train":
+                lines += _section_steps(record)
+            if script == "q1_3_improve" and not whole:
+                lines += ["## 1.3.7 Improving the model", "", _provenance(record), ""]
+                lines += [line for recipe in RECIPE_TITLES if recipe in record["runs"]
+                          for line in _recipe_section(record, recipe)]
+            else:
+                lines += SECTIONS_OF[script](record)
         except (KeyError, TypeError, IndexError) as err:
             lines += [f"## {script}: results incomplete ({type(err).__name__}: {err}); rerun "
                       f"`{COMMANDS[script]}`.", ""]
-    answers = Path(os.path.relpath(REPO / "q1_4_answers.md",
-                                   out.resolve())).as_posix()
-    lines += section_time_to_target(out) + section_ablation(out)
-    if (
-        sum(1 for runs in seed_runs(out).values() if runs) >= 2
-    ):  # a folder of the report's runs, not one run's
+    if whole:
         lines += claims.section(out)
-    lines += readings.section(out)
-    lines += claims.confusion_section(out)
-    lines += section_bench(out) + _section_devices(out) + section_times(out)
+    lines += readings.section(out) + claims.confusion_section(out)
+    if not whole:
+        lines += _beyond_sections(out)
+    answers = Path(os.path.relpath(REPO / "q1_4_answers.md", out.resolve())).as_posix()
     lines += [
-        "## 1.4 Written answers",
+        _heading("answers"),
         "",
-        f"See [q1_4_answers.md]({answers}) (1.4.1 softmax; 1.4.2, which the report leaves blank: the "
+        f"See [q1_4_answers.md]({answers}): 1.4.1 softmax; 1.4.2, which the report leaves blank (the "
         "course sheet's questions on momentum and on how convolutional and fully-connected layers use "
-        "their parameters; 1.4.3 1D convolution; 1.4.4 dropout at test time), each claim checked by "
-        "`tests/test_answers.py`.",
+        "their parameters); 1.4.3 1D convolution; 1.4.4 dropout at test time; each in the sheet's 2-3 "
+        "sentences, each claim checked by `tests/test_answers.py`.",
         "",
     ]
     return "\n".join(lines)
 
 
+def _beyond_sections(out):
+    return (section_time_to_target(out) + section_ablation(out) + section_bench(out) + _section_devices(out)
+            + section_times(out))
+
+
+def build_beyond(out):
+    """The text of BEYOND.md in a folder of the report's runs: what goes beyond the report (this
+    package's own 1.3.7 recipes, their ablations, speed and precision, how long each question
+    takes); None elsewhere, or when out holds none of it."""
+    out = Path(out)
+    if not graded(out):
+        return None
+    record = read_record(out / "q1_3_improve.json")
+    lines = []
+    if record and any(k != "student" for k in record.get("runs") or {}):
+        lines += ["## This package's 1.3.7 recipes", "", _provenance(record), ""]
+        for recipe in RECIPE_TITLES:
+            if recipe != "student" and recipe in record["runs"]:
+                lines += _recipe_section(record, recipe)
+    lines += _beyond_sections(out)
+    if not lines:
+        return None
+    return "\n".join([BEYOND_HEADING, "",
+                      "Built by `python -m common.report` with [REPORT.md](REPORT.md), from the JSON files "
+                      "in this folder; none of it is graded, since the report has none of it.", "",
+                      *lines])
+
+
 HEADING = "# CIFAR-10 ConvNet: this package's results beside the report's"
+BEYOND_HEADING = "# Beyond the report: this package's own recipes, their ablations, speed and precision"
 
 
 def write_report(out, warn=True):
@@ -417,7 +534,18 @@ def write_report(out, warn=True):
     if warn:
         for line in damaged_records(out):
             print(f"warning: {line}", file=sys.stderr)
+    beyond = build_beyond(out)
+    if beyond:
+        write_text(Path(out) / BEYOND, beyond)
     return write_text(Path(out) / "REPORT.md", build_report(out))
+
+
+def _ours(path):
+    """Whether path is a REPORT.md this package wrote."""
+    try:
+        return path.is_file() and path.read_text().startswith(HEADING)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def refresh_reports(out):
@@ -428,20 +556,15 @@ def refresh_reports(out):
     with locked(out):  # runs that finish together each rebuild it from every record
         write_report(out)
     for folder in list(out.parents)[:3]:
-        path = folder / "REPORT.md"
-        try:
-            ours = path.is_file() and path.read_text().startswith(HEADING)
-        except (OSError, UnicodeDecodeError):
-            ours = False
-        if ours:
+        if _ours(folder / "REPORT.md"):
             with locked(folder):
                 write_report(folder)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        description="Rebuild FOLDER/REPORT.md from the JSON files there (and, for figures/, README's table "
-        "of times); nothing is trained."
+        description="Rebuild FOLDER/REPORT.md (and BEYOND.md) from the JSON files there and in every folder "
+        "under it (and, for figures/, README's generated blocks); nothing is trained."
     )
     parser.add_argument("folder", nargs="?", default="figures",
                         help="the folder the scripts wrote their JSON to (their --out)")
@@ -449,8 +572,11 @@ def main(argv=None):
     if not folder.is_dir():
         sys.exit(f"error: {folder} is not a folder; pass the folder the scripts wrote their JSON to "
                  f"(their --out, figures/ by default).")
-    with locked(folder):
-        print(f"wrote {write_report(folder)}")
+    under = [each for each in result_folders(folder)  # its seeds', readings' and ablations' reports too
+             if each.resolve() != folder.resolve() and _ours(each / "REPORT.md")]
+    for each in [folder, *under]:
+        with locked(each):
+            print(f"wrote {write_report(each)}")
     if folder.resolve() == (REPO / "figures").resolve():
         lost = refresh_all(folder)
         print(

@@ -4,12 +4,13 @@ row measured before is never turned into "not run yet": a block that would lose 
 left as it was."""
 from pathlib import Path
 
-from ..config import RECIPES, REPO, REPORT, REPORT_RUNS, TrainConfig, as_flags, differences
+from ..config import RECIPES, REPO, TrainConfig, as_flags, differences
 from ..files import locked, write_text
-from ..results import ablation_runs, read_record
+from ..results import ablation_runs
+from . import grading
 from .claims import claims
 from .readings import summary
-from .seeds import best_recipe_seeds, seed_runs
+from .seeds import best_recipe_seeds
 from .stats import FAILS, HOLDS, Spread
 from .timing import NOT_RUN, times_table
 
@@ -23,51 +24,23 @@ def _accuracy(value):
     return NOT_RUN if value is None else f"{value:.2f}%"
 
 
-def _over_seeds(values):
-    if len(values) < 2:
-        return "one seed so far"
-    return Spread(values).words(unit="%")
-
-
 def results_table(out):
-    """The headline numbers: each question's in the report, this package's seed 0, and the
-    spread over the seeds run so far."""
+    """The headline numbers, REPORT.md's grading rows of the final test accuracies and the ten
+    images: the report's, this package's seed 0 and the spread over the seeds run so far; then
+    this package's best recipe."""
     out = Path(out)
     lines = [
         "| question | the report | this package, seed 0 | this package over seeds: mean (lowest to highest) "
         "|",
         "|---|---:|---:|---|",
     ]
-    data = read_record(out / "q1_1_data.json", quick=False)
-    std = ", ".join(f"{v:.3f}" for v in data["normalized_std"]) if data else NOT_RUN
-    lines.append(f"| 1.1.2 std of each channel after normalization | "
-                 f"{', '.join(f'{v:.3f}' for v in REPORT['normalized_std'])} | {std} | - |")
-    model = read_record(out / "q1_2_model.json", quick=False)
-    params = f"{model['total_params']:,}" if model else NOT_RUN
-    lines.append(f"| 1.2.1 parameters of the ConvNet | {REPORT['total_params']:,} | {params} | - |")
-    for name, runs in seed_runs(out).items():
-        label, report = REPORT_RUNS[name].title, REPORT_RUNS[name].report_acc
-        seed0 = next((run["final_test_acc"] for seed, run, _, _ in runs if seed == 0), None)
-        lines.append(f"| {label}, final test accuracy | {report:.2f}% | {_accuracy(seed0)} | "
-                     f"{_over_seeds([run['final_test_acc'] for _, run, _, _ in runs]) if runs else '-'} |")
-        if name == "dropout 0.8":  # 1.3.6 comes from the sweep's best model
-            sweep = read_record(out / "q1_3_dropout.json", quick=False)
-            shown = (sweep or {}).get("predictions")
-            here = f", here {sweep['best_dropout']:g}" if shown else ""
-            lines.append(
-                f"| 1.3.6 ten test images fed raw / normalized (best p: report {REPORT['best_dropout']:g}"
-                f"{here}) | "
-                f"{REPORT['raw_accuracy']:.0f}% / {REPORT['normalized_accuracy']:.0f}% | "
-                + (
-                    f"{shown['raw']['accuracy']:.0f}% / {shown['normalized']['accuracy']:.0f}%"
-                    if shown
-                    else NOT_RUN
-                )
-                + " | - |"
-            )
+    for row in grading.rows(out):
+        if "final test accuracy" in row.what or row.question == "1.3.6" and not row.what.startswith("claim"):
+            lines.append(f"| {row.question} {row.what} | {row.report} | {row.seed0} | {row.over_seeds} |")
     best = [run["final_test_acc"] for _, run in best_recipe_seeds(out)]
     lines.append(f"| 1.3.7 this package's best recipe (beyond the report), final test accuracy | - | "
-                 f"{_accuracy(best[0] if best else None)} | {_over_seeds(best) if best else '-'} |")
+                 f"{_accuracy(best[0] if best else None)} | "
+                 f"{Spread(best).words('%', single='(one seed so far)') if best else '-'} |")
     return lines
 
 

@@ -1,0 +1,220 @@
+"""REPORT.md's grading table: one row per question and claim of the report, with the report's
+value as it writes it, this package's seed 0 and its mean over seeds, and a verdict, each row
+linking to the section that holds the rest. README's results block is its accuracy rows."""
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+from ..config import REPORT, report_words
+from ..results import read_record
+from .claims import claims
+from .readings import WITHIN
+from .seeds import normalized_against_raw, seed_runs
+from .stats import Spread, p_words
+
+# REPORT.md's sections, by key: their headings are written once, here, and the grading
+# table's links are made from them.
+SECTIONS = {
+    "data": "1.1 Data",
+    "model": "1.2 The ConvNet (1.2.1)",
+    "steps": "1.3.1 The training every 200 steps",
+    "baseline": "1.3.2-1.3.4 Baseline training",
+    "dropout": "1.3.5 Dropout",
+    "predictions": "1.3.6 The best model on ten test images",
+    "student": "1.3.7 The student's improved model",
+    "seeds": "Seeds: how far one run can be trusted",
+    "claims": "The report's claims",
+    "readings": "Where the report is silent: two readings",
+    "answers": "1.4 Written answers",
+}
+
+
+def anchor(heading):
+    """The link GitHub gives a heading: "1.3.5 Dropout" -> "#135-dropout"."""
+    return "#" + re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def link(section):
+    return f"[{SECTIONS[section].split(' ')[0]}]({anchor(SECTIONS[section])})"
+
+
+class Row(NamedTuple):
+    question: str
+    what: str
+    report: str  # as the report writes it, or "not given"
+    seed0: str
+    over_seeds: str
+    verdict: str
+    section: str  # a key of SECTIONS
+
+    def cells(self):
+        return (f"| {self.question} | {self.what} | {self.report} | {self.seed0} | {self.over_seeds} | "
+                f"{self.verdict} | {link(self.section)} |")
+
+
+HEAD = ["| question | what | report | this package, seed 0 | this package over seeds: mean (lowest to "
+        "highest) | verdict | details |", "|---|---|---:|---:|---|---|---|"]
+NOT_GIVEN, NOT_RUN = "not given", "not run yet"
+RULE = (f"A value's verdict: the report's value lies *within seed noise* when it is at most {WITHIN:g} "
+        "standard deviations of this package's seeds from their mean (where one more seed's run, which "
+        "is what the report's one run is, would fall about 95 times in 100); a claim's verdict is "
+        f"[its test's]({anchor(SECTIONS['claims'])}).")
+
+
+def noise_verdict(report, values):
+    """"within seed noise (1.3 sd)" or "package lower (3.1 sd)": where the report's value lies
+    against this package's seeds; "-" with fewer than 2 seeds or none of a spread."""
+    spread = Spread(values)
+    if spread.n < 2 or not spread.std:
+        return "-"
+    distance = abs(spread.mean - report) / spread.std
+    if distance <= WITHIN:
+        return f"within seed noise ({distance:.1f} sd)"
+    return f"package {'lower' if spread.mean < report else 'higher'} ({distance:.1f} sd)"
+
+
+def _percent(value):
+    return f"{value:.2f}%"
+
+
+def _accuracy_row(question, what, key, runs, measure, section, epoch=None):
+    """A row of one accuracy of one run: seed 0 and the spread over seeds beside the report's."""
+    values = [measure(run) for _, run, _, _ in runs]
+    seed0 = next((run for seed, run, _, _ in runs if seed == 0), None)
+    report = REPORT
+    for part in key.split("/"):
+        report = report[part]
+    shown = report_words(key)
+    if epoch:
+        shown += f" (epoch {report_words(epoch)})"
+    ours = "-" if seed0 is None else _percent(measure(seed0)) + (
+        f" (epoch {seed0['best_val_epoch']})" if epoch else "")
+    return Row(question, what, shown, ours, Spread(values).words("%") if values else NOT_RUN,
+               noise_verdict(report, values), section)
+
+
+def _claim_rows(out):
+    rows = []
+    sections = {"1.3.4": "baseline", "1.3.5": "dropout", "1.3.6": "predictions", "1.3.7": "student"}
+    for claim in claims(out):
+        verdict = f"**{claim.verdict}**" + (f" ({p_words(claim.p)})" if claim.p is not None else "")
+        rows.append(Row(claim.question, f"claim: {claim.short}", "claimed", "-", "-", verdict,
+                        sections[claim.question]))
+    return rows
+
+
+def _final_test(run):
+    return run["final_test_acc"]
+
+
+def _final_val(run):
+    return run["final_val_acc"]
+
+
+def _best_val(run):
+    return run["best_val_acc"]
+
+
+def accuracy_rows(out):
+    """The rows of the report's accuracies, in the report's order."""
+    runs = seed_runs(out)
+    rows = [
+        _accuracy_row("1.3.3", "baseline, final validation accuracy", "baseline/final_val_acc",
+                      runs["baseline"], _final_val, "baseline"),
+        _accuracy_row("1.3.3", "baseline, best validation accuracy", "baseline/best_val_acc",
+                      runs["baseline"], _best_val, "baseline", epoch="baseline/best_val_epoch"),
+        _accuracy_row("1.3.4", "baseline, final test accuracy", "baseline/final_test_acc",
+                      runs["baseline"], _final_test, "baseline"),
+    ]
+    for p in REPORT["dropout"]:
+        rows.append(_accuracy_row("1.3.5", f"dropout p = {p}, final test accuracy",
+                                  f"dropout/{p}/final_test_acc", runs[f"dropout {p}"], _final_test,
+                                  "dropout"))
+    rows.append(_accuracy_row("1.3.5", "dropout p = 0.5, best validation accuracy",
+                              "dropout/0.5/best_val_acc", runs["dropout 0.5"], _best_val, "dropout",
+                              epoch="dropout/0.5/best_val_epoch"))
+    rows += [
+        _accuracy_row("1.3.7", "student's recipe, final test accuracy", "student/final_test_acc",
+                      runs["student"], _final_test, "student"),
+        _accuracy_row("1.3.7", "student's recipe, final validation accuracy", "student/final_val_acc",
+                      runs["student"], _final_val, "student"),
+    ]
+    return rows
+
+
+def _largest_difference(ours, theirs):
+    return max(abs(a - b) for a, b in zip(ours, theirs))
+
+
+def _data_rows(out):
+    data = read_record(Path(out) / "q1_1_data.json")
+    model = read_record(Path(out) / "q1_2_model.json")
+    if not data:
+        rows = [Row("1.1", "the data", "", NOT_RUN, "-", "-", "data")]
+    else:
+        counts = (data["n_train_images"], data["n_test_images"])
+        rows = [Row("1.1.1", "training / test images",
+                    f"{report_words('train_images')} / {report_words('test_images')}",
+                    f"{counts[0]:,} / {counts[1]:,}", "-",
+                    "same" if counts == (REPORT["train_images"], REPORT["test_images"]) else "differs",
+                    "data")]
+        for what, key in (("mean", "normalized_mean"), ("std", "normalized_std")):
+            ours = data[key]
+            gap = _largest_difference(ours, REPORT[key])
+            rows.append(Row("1.1.2", f"{what} of each channel after normalization", report_words(key),
+                            ", ".join(f"{x:.4f}" for x in ours), "-", f"largest difference {gap:.4f}",
+                            "data"))
+        rows += [
+            Row("1.1.3", "`mean_and_std` against the sheet's given constants", NOT_GIVEN,
+                f"mean to {data.get('mean_agrees_to_decimals', '?')} decimals, std to "
+                f"{data.get('std_agrees_to_decimals', '?')}", "-", "-", "data"),
+            Row("1.1.4", "training / validation images", NOT_GIVEN,
+                f"{data['split']['train']:,} / {data['split']['val']:,}", "-", "-", "data"),
+        ]
+    rows.append(Row("1.2.1", "parameters of the ConvNet", NOT_GIVEN,
+                    f"{model['total_params']:,}" if model else NOT_RUN, "-", "-", "model"))
+    return rows
+
+
+def _prediction_row(out):
+    sweep = read_record(Path(out) / "q1_3_dropout.json") or {}
+    pred = sweep.get("predictions")
+    if not pred:
+        return []
+    whole = normalized_against_raw(out)
+    raw, normalized = Spread([raw for _, _, raw in whole]), Spread([n for _, n, _ in whole])
+    over = (f"{raw.mean:.2f}% / {normalized.mean:.2f}% "
+            f"on all test images ({len(whole)} seed{'s' if len(whole) > 1 else ''})" if whole else "-")
+    return [Row("1.3.6", "ten test images fed raw / normalized",
+                f"{report_words('raw_accuracy')} / {report_words('normalized_accuracy')}",
+                f"{pred['raw']['accuracy']:.0f}% / {pred['normalized']['accuracy']:.0f}%", over,
+                "other images: compare roughly", "predictions")]
+
+
+def rows(out):
+    """Every row of the grading table, in the report's order."""
+    accuracy = accuracy_rows(out)
+    claimed = _claim_rows(out)
+    by_question = {}
+    for row in accuracy + claimed + _prediction_row(out):
+        by_question.setdefault(row.question, []).append(row)
+    ordered = _data_rows(out)
+    steps = read_record(Path(out) / "q1_3_train.json") or {}
+    if steps.get("steps"):
+        ordered.append(Row("1.3.1", "training loss and accuracy every 200 steps", "a figure",
+                           f"{len(steps['steps'])} points", "-", "-", "steps"))
+    for question in sorted(by_question):
+        ordered += by_question[question]
+    ordered.append(Row("1.4", "written answers (1.4.2 left blank by the report)", "-", "answered", "-", "-",
+                       "answers"))
+    return ordered
+
+
+def table(out):
+    return [*HEAD, *(row.cells() for row in rows(out))]
+
+
+def section(out):
+    """REPORT.md's opening: the grading table and the rule of its verdicts."""
+    return ["## Grading table", "", *table(out), "", RULE, ""]
+
