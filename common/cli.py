@@ -1,6 +1,7 @@
 """Every script's command line, its device, and how a mistake ends: one paragraph, exit 2."""
 import argparse
 import math
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -64,7 +65,9 @@ def add_data_flags(p, shown=True):
     p.add_argument(
         "--skip-checksum",
         action="store_true",
-        help=text("accept batch files whose MD5 differs from the published ones (a re-encoded copy)"),
+        default=os.environ.get("CIFAR10_SKIP_CHECKSUM", "") not in ("", "0"),
+        help=text("accept batch files whose MD5 differs from the published ones (a re-encoded copy); "
+                  "$CIFAR10_SKIP_CHECKSUM=1 sets it for every command"),
     )
 
 

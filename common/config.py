@@ -307,6 +307,11 @@ RECIPE_TITLES = {
 
 # The question scripts, in the order they answer the report; each writes <script>.json.
 SCRIPTS = ("q1_1_data", "q1_2_model", "q1_3_train", "q1_3_dropout", "q1_3_improve")
+# What `python -m common.everything` runs, in README's order: data, model, baseline, dropout
+# sweep (1.3.6 included), the student's recipe, then the best one (bn_onecycle, the package's
+# earlier best, is left to its own command).
+EVERYTHING = (("q1_1_data",), ("q1_2_model",), ("q1_3_train",), ("q1_3_dropout",),
+              ("q1_3_improve", "--recipe", "student"), ("q1_3_improve", "--recipe", "best"))
 # The report's five training runs, each also trained with other seeds and under the sheet's
 # reading: how REPORT.md names it, its settings, the report's final test accuracy, the script
 # that trains it with the arguments that train it alone, and its key in that script's record.

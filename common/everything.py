@@ -26,14 +26,12 @@ import time
 from pathlib import Path
 
 from . import cli
-from .config import READINGS, REPO, REPORT_RUNS, SEEDS_FOLDER, as_flags, reading_folder, seed_folder_name
+from .config import (EVERYTHING, READINGS, REPO, REPORT_RUNS, SEEDS_FOLDER, as_flags, reading_folder,
+                     seed_folder_name)
 from .errors import OutputError, UsageError
 from .files import write_json
 
-# The README's order: data, model, baseline, dropout sweep (1.3.6 included), the student's
-# recipe, then the best one.
-COMMANDS = [["q1_1_data.py"], ["q1_2_model.py"], ["q1_3_train.py"], ["q1_3_dropout.py"],
-            ["q1_3_improve.py", "--recipe", "student"], ["q1_3_improve.py", "--recipe", "best"]]
+COMMANDS = [[f"{script}.py", *args] for script, *args in EVERYTHING]
 # The report's five training runs, one command each: what another seed repeats.
 SEED_RUNS = {seed_folder_name(name): [f"{run.script}.py", *run.args] for name, run in REPORT_RUNS.items()}
 

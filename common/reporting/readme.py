@@ -4,12 +4,12 @@ row measured before is never turned into "not run yet": a block that would lose 
 left as it was."""
 from pathlib import Path
 
-from ..config import RECIPES, REPO, TrainConfig, as_flags, differences
+from ..config import EVERYTHING, READINGS, RECIPES, REPO, TrainConfig, as_flags, differences
 from ..files import locked, write_text
-from ..results import ablation_runs
+from ..results import ablation_runs, read_record, runs_of
 from . import grading
 from .claims import claims
-from .readings import summary
+from .readings import reading_runs, summary
 from .seeds import best_recipe_seeds
 from .stats import FAILS, HOLDS, Spread
 from .timing import NOT_RUN, times_table
@@ -88,8 +88,27 @@ def readings_line(out):
     return ["", line + " Details in `figures/REPORT.md`, \"Where the report is silent\"."] if line else []
 
 
+def _hours(runs):
+    return sum(sum(run["history"].get("seconds") or [0]) for run in runs) / 3600
+
+
+def cost_line(out):
+    """What the whole report costs in CPU time, from the runs' own epoch times."""
+    out = Path(out)
+    seed0 = [run for script, *args in EVERYTHING
+             for key, run in runs_of(read_record(out / f"{script}.json", quick=False) or {}).items()
+             if not args or key == args[-1]]
+    seeded = [run for reading in READINGS for runs in reading_runs(out, reading).values()
+              for seed, run, _, _ in runs if seed != 0 or reading != "package"]
+    if not seed0:
+        return []
+    return [f"Training every question once (`python -m common.everything`, seed 0) took {_hours(seed0):.1f} "
+            f"hours of training as measured, one run at a time on 1-2 CPU threads; the other seeds and the "
+            f"sheet's reading behind the verdicts took {_hours(seeded):.1f} hours more ({len(seeded)} runs)."]
+
+
 BLOCKS = {"results": lambda out: results_table(out) + [""] + verdict_line(out) + readings_line(out),
-          "times": times_table, "ablations": ablation_commands}
+          "times": times_table, "ablations": ablation_commands, "cost": cost_line}
 
 
 def refresh(path, out):

@@ -3,7 +3,7 @@ bench's speeds, and the table of each question's time (REPORT.md's and README's)
 import statistics
 from pathlib import Path
 
-from ..config import CIFAR_TRAIN_IMAGES, RECIPES, REPORT, TrainConfig, differences
+from ..config import CIFAR_TRAIN_IMAGES, EVERYTHING, RECIPES, REPORT, TrainConfig, differences
 from ..results import ablation_runs, kernels_words, machine_words, read_record, runs_of
 from .claims import final_test, verdict_words
 from .seeds import best_recipe_seeds, seed_runs
@@ -216,6 +216,7 @@ def times_table(out, every_row=True):
         + "".join(f" from the speed with {cap} kernels, {threads} threads |" for cap, threads, _ in benches),
         "|---|---:|---|" + "---:|" * len(benches),
     ]
+    shown = []
     for question, script, key, recipe, n_runs in rows:
         record = read_record(out / f"{script}.json", quick=False)
         runs = [
@@ -225,6 +226,7 @@ def times_table(out, every_row=True):
         ]
         if not runs and not every_row:
             continue
+        shown.append(question)
         measured = sum(sum(run["history"].get("seconds") or [0]) for run in runs) / 60 if runs else None
         machines = sorted(
             {
@@ -240,12 +242,18 @@ def times_table(out, every_row=True):
         lines.append(f"| {question} | {f'{measured:.0f} min' if measured is not None else NOT_RUN} | "
                      f"{'; '.join(machines) or '-'} |" + "".join(f" {e} |" for e in estimates))
     split = TrainConfig()
+    left_out = [recipe for question, _, key, recipe, _ in rows
+                if key and question in shown and ("q1_3_improve", "--recipe", key) not in EVERYTHING]
     lines += [
         "",
-        "Measured: the sum of each run's epoch times in its JSON."
+        "`python -m common.everything` runs every row"
+        + "".join(f" but the {recipe} recipe's (`python q1_3_improve.py --recipe {recipe}`)"
+                  for recipe in left_out)
+        + ". Measured: the sum of each run's epoch times in its JSON."
         + (f" From the speed: the recipe's epochs x ({CIFAR_TRAIN_IMAGES - split.val_size:,} training "
            f"images at the training speed and {split.val_size:,} validation images at the validation speed "
-           "that `python -m common.bench --device cpu --recipes` measured; the final test passes add a little)."
+           "that `python -m common.bench --device cpu --recipes` measured; the final test passes add a "
+           "little)."
            if benches else ""),
     ]
     return lines
