@@ -1,4 +1,7 @@
 """Question 1.4: the claims of q1_4_answers.md, shown in code."""
+import re
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -167,3 +170,42 @@ def test_a_conv_layer_is_translation_equivariant():
     # Away from the borders (where padding meets the wrapped pixels) the output shifts with the input.
     a = torch.roll(conv(x), shifts=(2, 3), dims=(2, 3))[..., 4:-4, 4:-4]
     torch.testing.assert_close(conv(shifted)[..., 4:-4, 4:-4], a)
+
+
+ANSWERS = (Path(__file__).resolve().parent.parent / "q1_4_answers.md").read_text()
+
+
+def test_every_claim_in_the_answers_names_a_test_here():
+    named = set(re.findall(r"\[`(test_\w+)`\]", ANSWERS))
+    here = {name for name in globals() if name.startswith("test_")}
+    assert named and named <= here, named - here
+
+
+def _sentences(paragraph):
+    return len(re.findall(r"[.!?](?:\s|$)", " ".join(paragraph.split())))
+
+
+def answers():
+    """{question: [its answer's paragraphs]}: the paragraphs under each 1.4 heading that answer
+    it, without the sheet's question in bold and without the critique of the report's answer."""
+    found = {}
+    for section in ANSWERS.split("\n## ")[1:]:
+        heading, *paragraphs = section.split("\n\n")
+        kept = [re.sub(r"^\*\*[^*]+\*\* ", "", p) for p in paragraphs
+                if not p.startswith(("The report's answer", "The report has no"))]
+        found[heading.split()[0]] = kept
+    return found
+
+
+def test_each_answer_is_in_the_sheets_two_or_three_sentences():
+    found = answers()
+    assert sorted(found) == ["1.4.1", "1.4.2", "1.4.3", "1.4.4"]
+    assert len(found["1.4.2"]) == 2  # the sheet's two questions
+    for question, paragraphs in found.items():
+        for paragraph in paragraphs:
+            assert 2 <= _sentences(paragraph) <= 3, (question, paragraph[:60])
+
+
+def test_the_critique_of_the_reports_1d_answer_says_it_names_one_kind_of_data_of_two():
+    critique = ANSWERS.split("## 1.4.3")[1].split("## 1.4.4")[0]
+    assert "one kind of data" in critique and "two" in critique

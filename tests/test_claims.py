@@ -109,21 +109,28 @@ def test_a_run_with_other_settings_is_not_a_seed(tmp_path):
 def test_the_best_recipe_over_seeds_is_one_list_for_readme_and_confusion_figure(tmp_path):
     from common.config import RECIPES
     from common.reporting.readme import results_table
-    counts = [[100 if i == j else 0 for j in range(10)] for i in range(10)]
+    def counts(wrong):  # 100 images a class, `wrong` of each taken for the next class
+        return [[100 - wrong if i == j else wrong if j == (i + 1) % 10 else 0 for j in range(10)]
+                for i in range(10)]
+
+    kept = {1: counts(10), 2: counts(30)}
     for seed, test in ((0, 90.2), (1, 89.9), (2, 90.1)):
         folder = tmp_path if seed == 0 else tmp_path / "ablation" / f"best_seed{seed}"
         run = {
             **_run(RECIPES["best"], seed, test),
             "recipe": "best",
-            **({"test_confusion": counts} if seed else {}),
+            **({"test_confusion": kept[seed]} if seed else {}),
         }
         _write(folder, "q1_3_improve", {"runs": {"best": run}})
     _write(tmp_path / "ablation" / "best_lr", "q1_3_improve",  # another setting: not a seed
            {"runs": {"best": _run(dict(RECIPES["best"], lr=0.5), 3, 10.0)}})
     assert [seed for seed, _ in claims.best_recipe_seeds(tmp_path)] == [0, 1, 2]
     assert "| 90.20% | 90.07% (89.90 to 90.20, 3 seeds) |" in "\n".join(results_table(tmp_path))
-    found, _ = claims.confusion_runs(tmp_path)  # seed 0 kept no counts: the figure takes seed 1
-    assert [label for label, _ in found] == ["best 1.3.7 recipe, seed 1: 89.90% right"]
+    found, missing = claims.confusion_runs(tmp_path)  # seed 0 kept no counts: seeds 1 and 2, summed
+    assert [label for label, _ in found] == ["1.3.7 this package's best recipe\nseeds 1 and 2 summed: 80.00% right"]
+    summed = found[0][1]
+    assert summed[0][0] == 90 + 70 and summed[0][1] == 10 + 30 and sum(map(sum, summed)) == 2000
+    assert "1.3.4 baseline" in missing and "1.3.7 student's recipe" in missing
 
 
 def test_overfitting_claim_reads_each_seeds_validation_loss(tmp_path):

@@ -106,4 +106,4 @@ def test_one_number_format_per_kind_of_quantity(value, digits, shown):
 
 def test_a_difference_in_counts_is_written_with_separators():
     from common.reporting.page import _row
-    assert _row("parameters", 2_122_362, 2_168_362, 0).endswith("| -46,000 |")
+    assert _row("training images", 49_000, "train_images", 0).endswith("| 50.000 | -1,000 |")

@@ -250,7 +250,7 @@ def _section_model(r):
              "| layer | type | output shape | parameters |", "|---|---|---|---:|"]
     lines += [f"| {x['name']} | {x['type']} | {' x '.join(map(str, x['output_shape']))} | {x['params']:,} |"
               for x in r["layers"]]
-    lines += [f"| all | | | {r['total_params']:,} |", "",
+    lines += [f"| all | - | - | {r['total_params']:,} |", "",
               "The report gives no count (\"Please refer to the source code\").", ""]
     return lines
 
