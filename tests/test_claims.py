@@ -127,7 +127,8 @@ def test_the_best_recipe_over_seeds_is_one_list_for_readme_and_confusion_figure(
     assert [seed for seed, _ in claims.best_recipe_seeds(tmp_path)] == [0, 1, 2]
     assert "| 90.20% | 90.07% (89.90 to 90.20, 3 seeds) |" in "\n".join(results_table(tmp_path))
     found, missing = claims.confusion_runs(tmp_path)  # seed 0 kept no counts: seeds 1 and 2, summed
-    assert [label for label, _ in found] == ["1.3.7 this package's best recipe\nseeds 1 and 2 summed: 80.00% right"]
+    assert [label for label, _ in found] == [
+        "1.3.7 this package's best recipe\nseeds 1 and 2 summed: 80.00% right"]
     summed = found[0][1]
     assert summed[0][0] == 90 + 70 and summed[0][1] == 10 + 30 and sum(map(sum, summed)) == 2000
     assert "1.3.4 baseline" in missing and "1.3.7 student's recipe" in missing

@@ -34,13 +34,13 @@ IMAGES = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
 STEPS = [{"epoch": 1 + s // 7, "step": 200 * (s + 1), "loss": 2.3 / (1 + s / 10), "acc": 10 + s / 2}
          for s in range(140)]
 
+NOTE = plots.loss_note(plots.config_of({"train_config": {"label_smoothing": 0.2, "augment": True,
+                                                         "dropout": 0.5}}))
+
 DRAWINGS = {
     "plot_samples": lambda path: plots.plot_samples(IMAGES[:4], [0, 1, 2, 3], path,
                                                     "Question 1.1.1: four CIFAR-10 training images"),
-    "plot_curves": lambda path: plots.plot_curves(SEEDS, 10, LONG_TITLE, path, "loss",
-                                                  note=plots.loss_note(plots.config_of(
-                                                      {"train_config": {"label_smoothing": 0.2, "augment": True,
-                                                                        "dropout": 0.5}})),
+    "plot_curves": lambda path: plots.plot_curves(SEEDS, 10, LONG_TITLE, path, "loss", note=NOTE,
                                                   seeds=[0, 1, 2]),
     "plot_comparison": lambda path: plots.plot_comparison(
         {"p = 0 (baseline)": SEEDS, "p = 0.2": SEEDS, "p = 0.5": SEEDS, "p = 0.8": SEEDS}, path,
@@ -58,8 +58,8 @@ DRAWINGS = {
         80.3, "80.3%: the report's student recipe, validation accuracy in its last epoch", path,
         "Question 1.3.7: validation accuracy against training time",
         "training minutes as each run measured them (its epoch times summed; each on its own machine)"),
-    "plot_steps": lambda path: plots.plot_steps(STEPS, path, "Question 1.3.1: the baseline's training, seed 0, "
-                                                             "logged every 200 steps"),
+    "plot_steps": lambda path: plots.plot_steps(
+        STEPS, path, "Question 1.3.1: the baseline's training, seed 0, logged every 200 steps"),
 }
 
 
