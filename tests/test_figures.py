@@ -109,16 +109,20 @@ def test_a_run_with_seeds_is_drawn_as_their_band(tmp_path, monkeypatch):
     drawn = []
     monkeypatch.setattr(
         "common.reporting.figures.plot_curves",
-        lambda histories, best, title, path, metric, note=None: drawn.append(
-            (len(histories), best, Path(path).name)
+        lambda histories, best, title, path, metric, note=None, seeds=None: drawn.append(
+            ([h["val_acc"] for h in histories], best, seeds, Path(path).name)
         ),
     )
     figures.draw_seed_bands(tmp_path)
-    # Three seeds (the lr 0.1 run is not one); the best epoch is that of the mean validation accuracy.
-    assert drawn == [(3, 3, "q1_3_4_loss.png"), (3, 3, "q1_3_4_accuracy.png")]
+    # Three seeds (the lr 0.1 run is not one), the folder's own run first: its line, its best
+    # epoch (2, as its table says; the mean's would be 3), the band over all three.
+    own_first = [[60, 65, 64], [61, 64, 67], [59, 66, 66]]
+    assert drawn == [(own_first, 2, [0, 1, 2], "q1_3_4_loss.png"),
+                     (own_first, 2, [0, 1, 2], "q1_3_4_accuracy.png")]
     drawn.clear()
     figures.redraw_folder(tmp_path / "seeds" / "baseline_seed1", lambda: None, {})  # one seed's own folder
-    assert drawn == [(1, 3, "q1_3_4_loss.png"), (1, 3, "q1_3_4_accuracy.png")]
+    assert drawn == [([[61, 64, 67]], 3, [1], "q1_3_4_loss.png"),
+                     ([[61, 64, 67]], 3, [1], "q1_3_4_accuracy.png")]
 
 
 def test_a_damaged_record_is_named_on_stderr_and_left_as_it_is(tmp_path):

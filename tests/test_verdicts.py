@@ -1,0 +1,268 @@
+"""The code that decides what REPORT.md says, at its edges: the tests behind each verdict
+(their thresholds, their counts, their p-values), the spread over seeds, the fit of the two
+readings, which runs count as a run's seeds, and the data's split and statistics. Fast:
+synthetic numbers, records and tensors only, so that mutation testing (pyproject.toml,
+[tool.mutmut]) can run them for every change it makes."""
+import json
+import math
+
+import pytest
+import torch
+from scipy.stats import ttest_1samp, ttest_ind
+
+from common.config import BASELINE, READINGS, STUDENT, TrainConfig, as_dict
+from common.data import mean_and_std, split_indices
+from common.errors import UsageError
+from common.reporting import readings, seeds, stats
+from common.reporting.stats import FAILS, HOLDS, UNSURE, Spread
+
+HIGH, LOW = [74.1, 74.6, 74.3], [69.2, 69.8, 69.5]
+
+
+# The verdicts' words and constants, as REPORT.md states them.
+
+def test_the_three_verdicts_read_as_the_report_writes_them():
+    assert (HOLDS, FAILS, UNSURE) == ("holds", "does not hold", "cannot tell at this number of seeds")
+
+
+def test_the_rule_states_the_level_and_the_margin_the_tests_use():
+    assert stats.LEVEL == 0.05 and stats.MARGIN == 1.0
+    assert "one-sided at 5%" in stats.RULE and "within ±1 point (TOST)" in stats.RULE
+    assert "fewer than 2 seeds" in stats.RULE
+
+
+@pytest.mark.parametrize("p,words", [(0.002, "p = 0.002"), (0.001, "p = 0.001"), (0.0009, "p < 0.001"),
+                                     (0.0504, "p = 0.050")])
+def test_a_p_value_is_written_to_three_decimals_or_as_below_0_001(p, words):
+    assert stats.p_words(p) == words
+
+
+# "a is higher than b": Welch's one-sided test, both ways.
+
+def test_higher_holds_with_the_p_value_of_welchs_one_sided_test():
+    verdict, p = stats.higher(HIGH, LOW)
+    assert verdict == HOLDS
+    assert p == pytest.approx(ttest_ind(HIGH, LOW, equal_var=False, alternative="greater").pvalue)
+
+
+def test_higher_does_not_hold_when_the_opposite_test_says_so_and_gives_that_p():
+    verdict, p = stats.higher(LOW, HIGH)
+    assert verdict == FAILS
+    assert p == pytest.approx(ttest_ind(LOW, HIGH, equal_var=False, alternative="less").pvalue)
+
+
+def test_two_seeds_each_are_enough_to_decide_and_one_is_not():
+    assert stats.higher([74.0, 74.2], [69.0, 69.2])[0] == HOLDS
+    assert stats.higher([74.0, 74.2], [69.0]) == (UNSURE, None)
+    assert stats.higher([74.0], [69.0, 69.2]) == (UNSURE, None)
+    assert stats.positive([0.5, 0.6])[0] == HOLDS and stats.positive([0.5]) == (UNSURE, None)
+    assert stats.similar([70.0, 70.1], [70.0]) == (UNSURE, None)
+
+
+def test_the_level_is_the_line_between_holds_and_cannot_tell():
+    p = ttest_ind(HIGH, LOW, equal_var=False, alternative="greater").pvalue
+    assert stats.higher(HIGH, LOW, level=p * 1.01)[0] == HOLDS
+    assert stats.higher(HIGH, LOW, level=p * 0.99)[0] == UNSURE
+    opposite = ttest_ind(LOW, HIGH, equal_var=False, alternative="less").pvalue
+    assert stats.higher(LOW, HIGH, level=opposite * 0.99) == (UNSURE, pytest.approx(1 - opposite))
+
+
+def test_equal_values_have_no_spread_to_judge():
+    assert stats.higher([70.0, 70.0], [70.0, 70.0]) == (UNSURE, None)
+    assert stats.positive([0.0, 0.0, 0.0]) == (UNSURE, None)
+
+
+# "a and b differ little": two one-sided tests within the margin.
+
+def test_similar_holds_when_both_one_sided_tests_put_the_difference_inside_the_margin():
+    a, b = [70.4, 70.9, 70.6, 70.5], [70.5, 70.7, 70.6, 70.8]
+    verdict, p = stats.similar(a, b)
+    above = ttest_ind([x + 1 for x in a], b, equal_var=False, alternative="greater").pvalue
+    below = ttest_ind([x - 1 for x in a], b, equal_var=False, alternative="less").pvalue
+    assert verdict == HOLDS and p == pytest.approx(max(above, below))
+
+
+def test_similar_fails_when_the_difference_is_significantly_outside_the_margin_either_way():
+    a, b = [71.4, 71.6, 71.5], [69.3, 69.5, 69.4]
+    verdict, p = stats.similar(a, b)
+    assert verdict == FAILS
+    assert p == pytest.approx(ttest_ind([x - 1 for x in a], b, equal_var=False, alternative="greater").pvalue)
+    assert stats.similar(b, a)[0] == FAILS
+
+
+def test_the_margin_decides_what_differs_little():
+    a, b = [71.4, 71.6, 71.5], [69.3, 69.5, 69.4]  # 2.1 points apart
+    assert stats.similar(a, b, margin=3.0)[0] == HOLDS
+    assert stats.similar(a, b, margin=1.0)[0] == FAILS
+
+
+def test_similar_cannot_tell_a_wide_spread():
+    a, b = [60.0, 80.0, 70.0], [66.0, 76.0, 71.0]
+    verdict, p = stats.similar(a, b)
+    assert verdict == UNSURE and p is not None and p > stats.LEVEL
+
+
+# A run's own change: the one-sample test.
+
+def test_positive_uses_the_one_sample_test_both_ways():
+    rises = [0.9, 1.2, 1.1]
+    verdict, p = stats.positive(rises)
+    assert verdict == HOLDS and p == pytest.approx(ttest_1samp(rises, 0.0, alternative="greater").pvalue)
+    verdict, p = stats.positive([-x for x in rises])
+    assert verdict == FAILS and p == pytest.approx(ttest_1samp(rises, 0.0, alternative="greater").pvalue)
+    assert stats.positive([0.5, -0.6, 0.2])[0] == UNSURE
+
+
+@pytest.mark.parametrize("verdicts,combined", [
+    ([HOLDS, HOLDS], HOLDS), ([HOLDS, FAILS], FAILS), ([UNSURE, FAILS], FAILS), ([HOLDS, UNSURE], UNSURE),
+    ([UNSURE, UNSURE], UNSURE),
+])
+def test_claims_that_must_all_hold(verdicts, combined):
+    assert stats.all_of([(v, 0.01) for v in verdicts]) == combined
+
+
+# The spread over seeds.
+
+def test_the_spread_of_several_seeds():
+    spread = Spread([69.4, 70.1, 69.8])
+    assert spread.n == 3 and spread.low == 69.4 and spread.high == 70.1
+    assert spread.mean == pytest.approx(69.766667) and spread.std == pytest.approx(0.351188, abs=1e-6)
+    assert spread.words("%") == "69.77% (69.40 to 70.10, 3 seeds)"
+    assert spread.holds(69.4) and spread.holds(70.1) and not spread.holds(69.39) and not spread.holds(70.11)
+
+
+def test_one_seed_has_no_spread():
+    one = Spread([70.0])
+    assert one.std is None and one.words("%") == "70.00% (1 seed)"
+    assert one.words(single="(one seed so far)") == "70.00 (one seed so far)"
+
+
+# Which reading the report's numbers fit.
+
+def test_the_pooled_std_weighs_each_sample_by_its_degrees_of_freedom():
+    a, b = [1.0, 2.0, 3.0], [10.0, 14.0]
+    expected = math.sqrt((2 * 1.0 + 1 * 8.0) / 3)
+    assert readings.pooled_std(a, b) == pytest.approx(expected)
+    assert readings.pooled_std([1.0], [2.0]) is None
+    assert readings.pooled_std([1.0, 3.0], []) == pytest.approx(math.sqrt(2.0))
+
+
+def test_distances_are_in_pooled_stds_from_each_readings_mean():
+    away = readings.distances(70.0, {"package": [69.0, 70.0, 71.0], "sheet": [72.0, 73.0, 74.0]})
+    assert away == {"package": pytest.approx(0.0), "sheet": pytest.approx(3.0)}
+    assert readings.distances(70.0, {"package": [69.0], "sheet": [71.0]}) == {}
+
+
+def test_within_seed_noise_is_at_most_two_pooled_stds():
+    assert readings.WITHIN == 2.0
+    assert readings._closer_words("sheet", {"package": 2.0, "sheet": 0.5}) == "sheet (both within seed noise)"
+    assert readings._closer_words("sheet", {"package": 2.01, "sheet": 0.5}) == "sheet"
+    assert readings._closer_words(None, {}) == "-"
+
+
+# Which runs count as a run's seeds.
+
+def _record(folder, script, runs, quick=False):
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"quick": quick, "config": {}, "env": {}, **(runs if script == "q1_3_train" else {"runs": runs})}
+    (folder / f"{script}.json").write_text(json.dumps(record))
+
+
+def _run(settings, seed, test=70.0, **extra):
+    return {"train_config": as_dict(TrainConfig(**settings, seed=seed)), "final_test_acc": test,
+            "history": {"epoch": [1], "val_loss": [1.0], "val_acc": [60.0], "seconds": [1.0]}, **extra}
+
+
+def test_a_runs_seeds_are_its_folder_and_the_seed_folders_that_trained_its_settings(tmp_path):
+    _record(tmp_path, "q1_3_train", _run(BASELINE, 0, 69.4))
+    _record(tmp_path / "seeds" / "baseline_seed2", "q1_3_train", _run(BASELINE, 2, 70.2))
+    _record(tmp_path / "seeds" / "baseline_seed1", "q1_3_train", _run(BASELINE, 1, 68.8))
+    _record(tmp_path / "seeds" / "baseline_lr", "q1_3_train", _run(dict(BASELINE, lr=0.1), 3, 10.0))
+    _record(tmp_path / "seeds" / "baseline_quick", "q1_3_train", _run(BASELINE, 4, 30.0), quick=True)
+    found = seeds.seed_runs(tmp_path)["baseline"]
+    assert [(seed, run["final_test_acc"]) for seed, run, _, _ in found] == [(0, 69.4), (1, 68.8), (2, 70.2)]
+    assert seeds.seed_runs(tmp_path)["student"] == []
+
+
+def test_a_seed_found_twice_counts_once_the_folders_own_first(tmp_path):
+    _record(tmp_path, "q1_3_train", _run(BASELINE, 0, 69.4))
+    _record(tmp_path / "seeds" / "again", "q1_3_train", _run(BASELINE, 0, 99.0))
+    assert [run["final_test_acc"] for _, run, _, _ in seeds.seed_runs(tmp_path)["baseline"]] == [69.4]
+
+
+def test_a_folder_of_the_sheets_runs_is_read_with_the_sheets_settings(tmp_path):
+    sheet = tmp_path / "sheet"
+    _record(sheet, "q1_3_improve", {"student": _run(dict(STUDENT, **READINGS["sheet"]), 0, 78.9)})
+    _record(sheet / "seeds" / "student_seed1", "q1_3_improve",
+            {"student": _run(dict(STUDENT, **READINGS["sheet"]), 1, 78.5)})
+    _record(sheet / "seeds" / "student_pkg", "q1_3_improve", {"student": _run(STUDENT, 2, 77.0)})
+    assert seeds.folder_settings(sheet) == READINGS["sheet"]
+    assert [seed for seed, *_ in seeds.seed_runs(sheet)["student"]] == [0, 1]
+    assert seeds.folder_settings(tmp_path) == {}
+
+
+def test_the_whole_test_set_accuracies_come_from_the_records_that_made_1_3_6_with_p_0_5(tmp_path):
+    def sweep(folder, seed, best, normalized, raw):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "q1_3_dropout.json").write_text(json.dumps({
+            "quick": False, "best_dropout": best,
+            "runs": {"0.5": _run(dict(BASELINE, dropout=0.5), seed)},
+            "predictions": {"test_set": {"normalized": {"accuracy": normalized}, "raw": {"accuracy": raw}}}}))
+    sweep(tmp_path, 0, 0.5, 74.4, 26.7)
+    sweep(tmp_path / "seeds" / "dropout0.5_seed1", 1, 0.5, 74.3, 30.1)
+    sweep(tmp_path / "seeds" / "dropout0.5_seed2", 2, 0.2, 75.0, 31.0)  # its 1.3.6 used another p
+    assert seeds.normalized_against_raw(tmp_path) == [(0, 74.4, 26.7), (1, 74.3, 30.1)]
+
+
+def test_a_damaged_record_is_named_with_the_command_that_remakes_it(tmp_path):
+    (tmp_path / "q1_3_train.json").write_text('{"history": ')
+    (tmp_path / "q1_3_dropout.json").write_text(json.dumps({"runs": {}}))
+    assert seeds.damaged_records(tmp_path) == [seeds.damaged_words(tmp_path, "q1_3_train")]
+    words = seeds.damaged_words(tmp_path, "q1_3_train")
+    assert f"{tmp_path / 'q1_3_train.json'} is damaged" in words
+    assert f"`python q1_3_train.py --out {tmp_path}`" in words
+
+
+# The data: 1.1.3's statistics and 1.1.4's split.
+
+def test_mean_and_std_are_per_channel_population_statistics_on_the_0_1_scale():
+    images = torch.zeros(2, 3, 2, 2, dtype=torch.uint8)
+    images[0, 0] = 255  # red: half the pixels 1.0, half 0.0
+    images[:, 1] = 51  # green: all 0.2
+    images[1, 2, 0, 0] = 255  # blue: one pixel of 8 is 1.0
+    mean, std = mean_and_std(images)
+    assert mean.dtype == torch.float64
+    assert mean.tolist() == pytest.approx([0.5, 0.2, 1 / 8])
+    assert std.tolist() == pytest.approx([0.5, 0.0, math.sqrt(1 / 8 * 7 / 8)])
+
+
+def test_float_images_are_taken_as_they_are():
+    images = torch.tensor([0.0, 2.0]).view(2, 1, 1, 1).expand(2, 3, 1, 1)
+    mean, std = mean_and_std(images)
+    assert mean.tolist() == [1.0, 1.0, 1.0] and std.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_the_random_split_is_seeded_disjoint_and_whole():
+    train, val = split_indices(100, 10, seed=0)
+    again, _ = split_indices(100, 10, seed=0)
+    other, _ = split_indices(100, 10, seed=1)
+    assert len(train) == 90 and len(val) == 10
+    assert sorted(train.tolist() + val.tolist()) == list(range(100))
+    assert torch.equal(train, again) and not torch.equal(train, other)
+    assert val.tolist() != list(range(90, 100))
+
+
+def test_the_sheets_split_holds_out_the_last_images():
+    train, val = split_indices(100, 10, seed=3, how="last")
+    assert train.tolist() == list(range(90)) and val.tolist() == list(range(90, 100))
+
+
+@pytest.mark.parametrize("n_val", [0, 100, 101, -1])
+def test_a_split_that_leaves_no_training_or_no_validation_image_is_refused(n_val):
+    with pytest.raises(UsageError, match=f"--val-size {n_val} leaves no training images out of 100"):
+        split_indices(100, n_val, seed=0)
+
+
+def test_the_smallest_splits_are_allowed():
+    assert [len(x) for x in split_indices(100, 1, seed=0)] == [99, 1]
+    assert [len(x) for x in split_indices(100, 99, seed=0)] == [1, 99]
