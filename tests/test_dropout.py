@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from common.reporting import figures as plots
-from common.data import CLASSES
+from common.data import CLASSES, normalize
 from common.model import ConvNet
 from common.reporting.page import probability_table, whole_test_set_summary
 from common.predict import predictions, shown_images
@@ -79,10 +79,19 @@ def test_resume_retrains_only_the_best_run_when_its_weights_are_gone(smoke_run, 
     )
 
 
-def test_best_run_is_the_highest_validation_accuracy(sweep):
+def test_the_best_p_is_the_highest_validation_accuracy_and_a_tie_goes_to_the_smaller_p():
+    from q1_3_dropout import by_validation
+    assert by_validation({"0.2": {"best_val_acc": 72.9}, "0.5": {"best_val_acc": 75.3},
+                          "0.8": {"best_val_acc": 64.7}}) == "0.5"
+    assert by_validation({"0.8": {"best_val_acc": 70.0}, "0.5": {"best_val_acc": 70.0},
+                          "0.2": {"best_val_acc": 69.9}}) == "0.5"
+    assert by_validation({"0.8": {"best_val_acc": 70.1}, "0.5": {"best_val_acc": 70.0}}) == "0.8"
+
+
+def test_the_sweeps_record_names_its_best_p_as_by_validation_finds_it(sweep):
+    from q1_3_dropout import by_validation
     record = sweep[3]
-    best = max(record["runs"], key=lambda p: record["runs"][p]["best_val_acc"])
-    assert record["best_dropout"] == float(best)
+    assert record["best_dropout"] == float(by_validation(record["runs"]))
 
 
 def test_predictions_are_probabilities_of_ten_classes(sweep):
@@ -133,10 +142,21 @@ def test_summary_says_why_ten_images_of_one_class_can_favour_raw_inputs():
 
 
 def test_raw_and_normalized_inputs_differ_only_in_scaling():
+    """The model sees [0,1] pixels fed raw and (x - mean) / std fed normalized: the same images,
+    scaled and shifted, each scored against the true classes."""
     torch.manual_seed(0)
     images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
-    result = predictions(ConvNet(), images, torch.tensor([0, 1, 2]), torch.device("cpu"))
-    assert result["raw"]["probs"] != result["normalized"]["probs"]
+    model = ConvNet().eval()
+    result = predictions(model, images, torch.tensor([0, 1, 2]), torch.device("cpu"))
+    with torch.no_grad():
+        raw = torch.softmax(model(images.float() / 255), 1)
+        normalized = torch.softmax(model(normalize(images)), 1)
+    torch.testing.assert_close(torch.tensor(result["raw"]["probs"]), raw)
+    torch.testing.assert_close(torch.tensor(result["normalized"]["probs"]), normalized)
+    for mode, probs in (("raw", raw), ("normalized", normalized)):
+        assert result[mode]["pred"] == probs.argmax(1).tolist()
+        right = sum(p == t for p, t in zip(result[mode]["pred"], [0, 1, 2]))
+        assert result[mode]["accuracy"] == pytest.approx(100 * right / 3)
 
 
 def test_probability_table_has_class_columns_three_decimals_and_accuracies():

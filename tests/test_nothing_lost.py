@@ -14,6 +14,7 @@ import torch
 
 from common import cli, train as training
 from common.config import TrainConfig
+from q1_3_dropout import by_validation
 from common.data import DeviceData
 from common.errors import Diverged
 from common.checkpoint import Checkpoints
@@ -59,9 +60,52 @@ def test_runs_into_different_folders_never_share_a_checkpoint_file(tmp_path, mon
     assert folders == {"checkpoints/figures", "checkpoints/figures/gpu", "checkpoints/smoke"}
 
 
+# Loaded into each process of finish_together: inside every locked section, wait until the
+# other process has reached a locked section too (or has ended), so that their sections meet.
+# With a working lock the other waits outside, and the sections run one after the other; with a
+# lock that does nothing both read the record before either writes it, and a run is lost.
+MEET_INSIDE_THE_LOCK = """
+import atexit, contextlib, os, time
+from pathlib import Path
+import common.files as files
+
+meeting = Path(os.environ["LOCK_MEETING"])
+me, real_lock = str(os.getpid()), files.locked
+atexit.register(lambda: (meeting / f"{me}.done").touch())
+
+
+def others(suffix):
+    return [p for p in meeting.glob(f"*.{suffix}") if not p.name.startswith(me + ".")]
+
+
+@contextlib.contextmanager
+def locked(folder):
+    here = meeting / f"{me}.here"
+    here.touch()
+    try:
+        with real_lock(folder) as held:
+            deadline = time.time() + 120
+            while not others("here") and len(others("done")) < int(os.environ["LOCK_MEETING_OTHERS"]):
+                if time.time() > deadline:
+                    raise RuntimeError("the other process never reached a lock")
+                time.sleep(0.02)
+            yield held
+    finally:
+        here.unlink()
+
+
+files.locked = locked
+"""
+
+
 def finish_together(cwd, commands):
-    """Start the scripts at once, as separate processes of one thread each, and wait for all."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    """Start the scripts at once, as separate processes of one thread each, each locked section
+    held until the other process reaches one (MEET_INSIDE_THE_LOCK), and wait for all."""
+    meeting = Path(cwd) / "meeting"
+    meeting.mkdir()
+    (meeting / "sitecustomize.py").write_text(MEET_INSIDE_THE_LOCK)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(meeting), str(REPO)]), "OMP_NUM_THREADS": "1",
+           "LOCK_MEETING": str(meeting), "LOCK_MEETING_OTHERS": str(len(commands) - 1)}
     procs = [subprocess.Popen([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for script, *args in commands]
@@ -78,8 +122,7 @@ def test_two_sweeps_finishing_into_one_folder_both_keep_their_runs(tmp_path, fre
                                 "--out", out] for p in ("0.2", "0.5")])
     record = strict_json(out / "q1_3_dropout.json")
     assert sorted(record["runs"]) == ["0.2", "0.5"]
-    best = max(record["runs"], key=lambda p: record["runs"][p]["best_val_acc"])
-    assert record["best_dropout"] == float(best)
+    assert record["best_dropout"] == float(by_validation(record["runs"]))
     assert "p = 0.2" in (out / "REPORT.md").read_text() and "p = 0.5" in (out / "REPORT.md").read_text()
     assert not list(out.glob(".*partial*"))
 

@@ -211,3 +211,30 @@ def test_a_capture_that_fails_after_its_warm_up_restores_the_weights_and_says_so
     for a, b in zip(reference_model.state_dict().values(), model.state_dict().values()):
         assert torch.equal(a, b)
     assert len(lines) == 1 and "capture failed" in lines[0] and "restored" in lines[0]
+
+
+def test_a_replay_that_disagrees_with_an_eager_step_is_named_on_the_console(monkeypatch, capsys):
+    """A graph whose replay does not train (here: a stand-in that records nothing) fails its
+    self-check; the run says so on the console, restores the weights and goes on eagerly."""
+    cfg = TrainConfig(lr=0.05)
+    reference_model, reference_opt = fresh(cfg)
+    model, optimizer = fresh(cfg)
+    graphed = GraphedSteps(model, optimizer, cfg, step=train_step)  # logs with print
+    stream = SimpleNamespace(wait_stream=lambda other: None)
+    monkeypatch.setattr(torch.cuda, "Stream", lambda: stream)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda: stream)
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", lambda: SimpleNamespace(replay=lambda: None))
+    monkeypatch.setattr(torch.cuda, "graph", lambda g: contextlib.nullcontext())
+    cpu = torch.Generator()
+    monkeypatch.setattr(torch.cuda, "get_rng_state", cpu.get_state)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", cpu.set_state)
+    monkeypatch.setattr(GraphedSteps._replay_agrees, "__defaults__",
+                        ((cpu.get_state, cpu.set_state),))
+    for x, y in batches(3):
+        assert torch.equal(graphed(x, y)[0], train_step(reference_model, reference_opt, x, y)[0])
+    for a, b in zip(reference_model.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b)
+    printed = capsys.readouterr().out
+    assert "CUDA graph capture failed (RuntimeError: a replayed step disagreed with an eager one)" in printed
+    assert "eager steps" in printed and graphed.eager

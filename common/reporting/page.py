@@ -283,8 +283,9 @@ def curves_answer(history):
             f"{history['epoch'][last]}, "
             f"while the training loss keeps falling, from {train_loss[low]:.3f} to {train_loss[last]:.3f}; "
             f"the training accuracy reaches {history['train_acc'][last]:.1f}% against "
-            f"{history['val_acc'][last]:.1f}% on validation. The model over-fits from epoch "
-            f"{history['epoch'][low]} on: it learns the training images, not what generalizes.")
+            f"{history['val_acc'][last]:.1f}% on validation. From epoch "
+            f"{history['epoch'][low]} on the model is over-fitting: it learns the training images, not what "
+            "generalizes.")
 
 
 def _section_train(r):
