@@ -256,3 +256,36 @@ def test_an_output_folder_in_the_way_ends_in_one_paragraph(tmp_path, cifar_root)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "Could not write" in result.stderr and "blocked" in result.stderr
     assert (tmp_path / "blocked").read_text() == "a file where the checkpoint folder should be"
+
+
+COUNT_UNDER_THE_LOCK = """
+import sys, time
+from pathlib import Path
+from common.files import locked
+folder = Path(sys.argv[1])
+with locked(folder):  # read, change, write: what a script does to a record several runs share
+    count = int((folder / "count").read_text())
+    time.sleep(0.2)
+    (folder / "count").write_text(str(count + 1))
+"""
+
+
+@pytest.mark.parametrize("lock_works", [True, False])
+def test_two_processes_whose_locked_sections_meet_both_count(tmp_path, lock_works):
+    """The check finish_together relies on, shown on its own: the two locked sections meet (each
+    waits inside for the other to arrive), so a lock that does nothing loses an update."""
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    code = MEET_INSIDE_THE_LOCK if lock_works else MEET_INSIDE_THE_LOCK.replace(
+        "me, real_lock = str(os.getpid()), files.locked",
+        "me, real_lock = str(os.getpid()), lambda folder: contextlib.nullcontext(folder)")
+    (meeting / "sitecustomize.py").write_text(code)
+    (tmp_path / "count").write_text("0")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(meeting), str(REPO)]),
+           "LOCK_MEETING": str(meeting), "LOCK_MEETING_OTHERS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", COUNT_UNDER_THE_LOCK, str(tmp_path)], env=env,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    assert (tmp_path / "count").read_text() == ("2" if lock_works else "1")
