@@ -198,7 +198,7 @@ def test_q1_3_train_quick_end_to_end(tmp_path, cifar_root):
     assert set(record["env"]) == {"python", "torch", "device", "cpu_capability", "threads"}
     for name in record["figures"]:
         assert (tmp_path / name).stat().st_size > 1000
-    assert sorted(record["figures"]) == ["q1_3_4_accuracy.png", "q1_3_4_loss.png"]
+    assert sorted(record["figures"]) == ["q1_3_1_steps.png", "q1_3_4_accuracy.png", "q1_3_4_loss.png"]
 
 
 def test_quick_honours_an_explicit_epochs(tmp_path, cifar_root):
