@@ -5,6 +5,8 @@ synthetic numbers, records and tensors only, so that mutation testing (pyproject
 [tool.mutmut]) can run them for every change it makes."""
 import json
 import math
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -266,3 +268,79 @@ def test_a_split_that_leaves_no_training_or_no_validation_image_is_refused(n_val
 def test_the_smallest_splits_are_allowed():
     assert [len(x) for x in split_indices(100, 1, seed=0)] == [99, 1]
     assert [len(x) for x in split_indices(100, 99, seed=0)] == [1, 99]
+
+
+# The pages' verdict sections, word for word, from a made-up results folder with both readings:
+# every number, verdict and p-value in them follows from the runs below (tests/golden/).
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "verdict_sections.md"
+# {run: [(final test accuracy, last validation loss) per seed]} under each reading; the
+# validation loss is lowest (1.0) at epoch 2 of 3, so the last minus 1.0 is its rise.
+MADE_UP = {
+    "package": {"baseline": [(69.4, 1.50), (69.9, 1.62), (69.6, 1.55)],
+                "dropout 0.2": [(71.5, 1.20), (72.1, 1.26), (71.9, 1.22)],
+                "dropout 0.5": [(74.3, 1.00), (74.6, 1.01), (75.3, 1.00)],
+                "dropout 0.8": [(64.6, 1.00), (64.4, 1.00), (65.0, 1.00)],
+                "student": [(78.6, 1.10), (76.9, 1.12), (78.2, 1.08)]},
+    "sheet": {"baseline": [(70.4, 1.40), (70.9, 1.45), (70.6, 1.43)],
+              "dropout 0.2": [(70.5, 1.30), (70.7, 1.28), (70.6, 1.35)],
+              "dropout 0.5": [(70.8, 1.00), (70.2, 1.02), (71.4, 1.01)],
+              "dropout 0.8": [(56.2, 1.00), (53.6, 1.00), (57.9, 1.00)],
+              "student": [(78.9, 1.05), (78.5, 1.07), (79.3, 1.04)]},
+}
+FED = {"package": [(74.3, 26.7), (74.6, 30.1), (75.3, 32.3)], "sheet": [(70.8, 30.0), (70.2, 35.0), (71.4, 33.0)]}
+
+
+def made_up_results(out):
+    from common.config import REPORT_RUNS, reading_folder, seed_folder_name
+    for reading, runs in MADE_UP.items():
+        top = reading_folder(out, reading)
+        for name, per_seed in runs.items():
+            report_run = REPORT_RUNS[name]
+            for seed, (test, last_loss) in enumerate(per_seed):
+                folder = top if seed == 0 else top / "seeds" / f"{seed_folder_name(name)}_seed{seed}"
+                cfg = as_dict(TrainConfig(**report_run.settings, **READINGS[reading], seed=seed))
+                run = {"train_config": cfg, "final_test_acc": test, "final_val_acc": test + 0.5,
+                       "best_val_acc": test + 1.0, "best_val_epoch": 3, "recipe": report_run.record_key,
+                       "history": {"epoch": [1, 2, 3], "val_loss": [1.2, 1.0, last_loss],
+                                   "val_acc": [50.0, 60.0, test + 0.5], "seconds": [60.0] * 3},
+                       "test_confusion": [[90 if i == j else 1 + seed * (i == 3 and j == 5) for j in range(10)]
+                                          for i in range(10)]}
+                path = folder / f"{report_run.script}.json"
+                record = json.loads(path.read_text()) if path.is_file() else {
+                    "quick": False, "config": {}, "env": {}, "figures": []}
+                if report_run.script == "q1_3_train":
+                    record.update(run)
+                else:
+                    record.setdefault("runs", {})[report_run.record_key] = run
+                if name == "dropout 0.5":
+                    normalized, raw = FED[reading][seed]
+                    record.update(best_dropout=0.5, predictions={"test_set": {"normalized": {"accuracy": normalized},
+                                                                              "raw": {"accuracy": raw}}})
+                folder.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(record))
+
+
+def verdict_sections(out):
+    from common.reporting import claims as claim_section
+    return "\n".join(claim_section.section(out) + readings.section(out) + claim_section.confusion_section(out))
+
+
+def test_the_verdict_sections_are_word_for_word_what_these_runs_give(tmp_path):
+    made_up_results(tmp_path)
+    text = verdict_sections(tmp_path)
+    if os.environ.get("UPDATE_GOLDEN"):  # after a deliberate change of the pages' words
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text()
+
+
+def test_the_made_up_runs_give_each_verdict_the_pages_show(tmp_path):
+    """The golden page's verdicts, stated: under the package's reading six claims hold and one
+    (p = 0.2 changes little) does not; under the sheet's, p = 0.2 does change little and p = 0.5
+    is not told apart from p = 0.2."""
+    from common.reporting.claims import claims as verdicts
+    made_up_results(tmp_path)
+    package = [c.verdict for c in verdicts(tmp_path)]
+    sheet = [c.verdict for c in verdicts(tmp_path / "sheet", READINGS["sheet"])]
+    assert package == [HOLDS, FAILS, HOLDS, HOLDS, HOLDS, HOLDS, HOLDS]
+    assert sheet == [HOLDS, HOLDS, HOLDS, UNSURE, HOLDS, HOLDS, HOLDS]

@@ -265,9 +265,8 @@ def confusion_section(out):
     if not found:
         return []
     text = ("Each panel counts the final models' test-set predictions by true class (rows, with the class's "
-            "accuracy) and predicted class (columns), summed over the seeds whose records kept the counts: "
-            "the seed-0 runs above were trained before the package kept them, so the panels are of the other "
-            "seeds, which the seeds table spans.")
+            "accuracy) and predicted class (columns), summed over the seeds whose records kept the counts, "
+            "which it names (runs trained before the package kept counts have none).")
     if missing:
         text += f" Not yet recorded by any run: {', '.join(missing)}."
     return ["## Confusion on the test set", "", text, "", f"![{CONFUSION_FIGURE}]({CONFUSION_FIGURE})", ""]
