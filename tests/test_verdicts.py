@@ -288,7 +288,8 @@ MADE_UP = {
               "dropout 0.8": [(56.2, 1.00), (53.6, 1.00), (57.9, 1.00)],
               "student": [(78.9, 1.05), (78.5, 1.07), (79.3, 1.04)]},
 }
-FED = {"package": [(74.3, 26.7), (74.6, 30.1), (75.3, 32.3)], "sheet": [(70.8, 30.0), (70.2, 35.0), (71.4, 33.0)]}
+FED = {"package": [(74.3, 26.7), (74.6, 30.1), (75.3, 32.3)],
+       "sheet": [(70.8, 30.0), (70.2, 35.0), (71.4, 33.0)]}
 
 
 def made_up_results(out):
@@ -304,8 +305,8 @@ def made_up_results(out):
                        "best_val_acc": test + 1.0, "best_val_epoch": 3, "recipe": report_run.record_key,
                        "history": {"epoch": [1, 2, 3], "val_loss": [1.2, 1.0, last_loss],
                                    "val_acc": [50.0, 60.0, test + 0.5], "seconds": [60.0] * 3},
-                       "test_confusion": [[90 if i == j else 1 + seed * (i == 3 and j == 5) for j in range(10)]
-                                          for i in range(10)]}
+                       "test_confusion": [[90 if i == j else 1 + seed * (i == 3 and j == 5)
+                                           for j in range(10)] for i in range(10)]}
                 path = folder / f"{report_run.script}.json"
                 record = json.loads(path.read_text()) if path.is_file() else {
                     "quick": False, "config": {}, "env": {}, "figures": []}
@@ -315,15 +316,16 @@ def made_up_results(out):
                     record.setdefault("runs", {})[report_run.record_key] = run
                 if name == "dropout 0.5":
                     normalized, raw = FED[reading][seed]
-                    record.update(best_dropout=0.5, predictions={"test_set": {"normalized": {"accuracy": normalized},
-                                                                              "raw": {"accuracy": raw}}})
+                    whole = {"normalized": {"accuracy": normalized}, "raw": {"accuracy": raw}}
+                    record.update(best_dropout=0.5, predictions={"test_set": whole})
                 folder.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(record))
 
 
 def verdict_sections(out):
     from common.reporting import claims as claim_section
-    return "\n".join(claim_section.section(out) + readings.section(out) + claim_section.confusion_section(out))
+    return "\n".join(claim_section.section(out) + readings.section(out)
+                     + claim_section.confusion_section(out))
 
 
 def test_the_verdict_sections_are_word_for_word_what_these_runs_give(tmp_path):
