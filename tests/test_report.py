@@ -222,7 +222,8 @@ def test_readmes_generated_blocks_are_the_ones_the_committed_json_gives():
     from pathlib import Path
     from common.reporting.readme import BLOCKS, markers
     repo = Path(__file__).resolve().parent.parent
-    pages = {"results": "README.md", "times": "README.md", "ablations": "docs/recipe.md", "cost": "README.md"}
+    pages = {"results": "README.md", "times": "README.md", "ablations": "docs/recipe.md", "cost": "README.md",
+             "mutation": "README.md"}
     for name, build in BLOCKS.items():
         text = (repo / pages[name]).read_text()
         begin, end = markers(name)

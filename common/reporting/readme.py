@@ -2,6 +2,7 @@
 two markers and rebuilt by `python -m common.report`: no number there is typed by hand. A
 row measured before is never turned into "not run yet": a block that would lose one is
 left as it was."""
+import json
 from pathlib import Path
 
 from ..config import EVERYTHING, READINGS, RECIPES, REPO, TrainConfig, as_flags, differences
@@ -107,8 +108,21 @@ def cost_line(out):
             f"sheet's reading behind the verdicts took {_hours(seeded):.1f} hours more ({len(seeded)} runs)."]
 
 
+def mutation_line(out):
+    """What the mutation check last scored, from the file .ci/mutation writes."""
+    path = REPO / "tests" / "mutation" / "score.json"
+    if not path.is_file():
+        return ["The mutation check has not been run yet (`bash .ci/mutation`)."]
+    score = json.loads(path.read_text())
+    return [f"Last run: {score['killed']} of {score['mutants']} mutants killed "
+            f"({100 * score['killed_share']:.1f}%), "
+            f"{score['survived']} survived (each explained in `tests/mutation/survivors.md`), "
+            f"{score['no_tests']} reached by no test."]
+
+
 BLOCKS = {"results": lambda out: results_table(out) + [""] + verdict_line(out) + readings_line(out),
-          "times": times_table, "ablations": ablation_commands, "cost": cost_line}
+          "times": times_table, "ablations": ablation_commands, "cost": cost_line,
+          "mutation": mutation_line}
 
 
 def refresh(path, out):
