@@ -69,6 +69,52 @@ def test_the_level_is_the_line_between_holds_and_cannot_tell():
     assert stats.higher(LOW, HIGH, level=opposite * 0.99) == (UNSURE, pytest.approx(1 - opposite))
 
 
+def test_a_p_value_equal_to_the_level_is_not_below_it():
+    p = ttest_ind(HIGH, LOW, equal_var=False, alternative="greater").pvalue
+    assert stats.higher(HIGH, LOW, level=p)[0] == UNSURE
+    opposite = ttest_ind(LOW, HIGH, equal_var=False, alternative="less").pvalue
+    assert stats.higher(LOW, HIGH, level=opposite)[0] == UNSURE
+    rises = [0.9, 1.2, 1.1]
+    assert stats.positive(rises, level=ttest_1samp(rises, 0.0, alternative="greater").pvalue)[0] == UNSURE
+    a, b = [70.4, 70.9, 70.6, 70.5], [70.5, 70.7, 70.6, 70.8]
+    assert stats.similar(a, b, level=stats.similar(a, b)[1])[0] == UNSURE
+    far_a, far_b = [71.4, 71.6, 71.5], [69.3, 69.5, 69.4]
+    assert stats.similar(far_a, far_b, level=stats.similar(far_a, far_b)[1])[0] == UNSURE
+
+
+def test_welchs_test_not_students_unequal_spreads_and_sizes():
+    """Welch's degrees of freedom differ from Student's where the seeds' spreads and numbers
+    differ: each p-value behind a verdict is Welch's."""
+    a, b = [70.0, 70.1, 70.2, 70.1, 70.0], [69.0, 71.5, 70.4]
+    for alternative in ("greater", "less"):
+        welch = ttest_ind(a, b, equal_var=False, alternative=alternative).pvalue
+        assert welch != pytest.approx(ttest_ind(a, b, equal_var=True, alternative=alternative).pvalue)
+    up = ttest_ind(a, b, equal_var=False, alternative="greater").pvalue
+    assert stats.higher(a, b, level=1.0)[1] == pytest.approx(up)
+    down = ttest_ind(a, b, equal_var=False, alternative="less").pvalue
+    assert stats.higher(a, b, level=1e-9) == (UNSURE, pytest.approx(up))
+    assert stats.higher(b, a, level=1.0)[1] == pytest.approx(down)
+    # the two one-sided tests of "differ little", each Welch's, and the two of "differ a lot"
+    for margin in (0.3, 0.5, 2.0):
+        shifted_up = ttest_ind([x + margin for x in a], b, equal_var=False, alternative="greater").pvalue
+        shifted_down = ttest_ind([x - margin for x in a], b, equal_var=False, alternative="less").pvalue
+        verdict, p = stats.similar(a, b, margin=margin, level=1.0)
+        assert verdict == HOLDS and p == pytest.approx(max(shifted_up, shifted_down))
+        outside = min(ttest_ind([x - margin for x in a], b, equal_var=False, alternative="greater").pvalue,
+                      ttest_ind([x + margin for x in a], b, equal_var=False, alternative="less").pvalue)
+        level = max(shifted_up, shifted_down) / 2
+        verdict, p = stats.similar(a, b, margin=margin, level=level)
+        if outside < level:
+            assert (verdict, p) == (FAILS, pytest.approx(outside))
+        else:
+            assert (verdict, p) == (UNSURE, pytest.approx(max(shifted_up, shifted_down)))
+
+
+def test_two_seeds_decide_differ_little_too():
+    assert stats.similar([70.0, 70.1], [70.05, 70.1])[0] == HOLDS
+    assert stats.similar([75.0, 75.1], [70.0, 70.1])[0] == FAILS
+
+
 def test_equal_values_have_no_spread_to_judge():
     assert stats.higher([70.0, 70.0], [70.0, 70.0]) == (UNSURE, None)
     assert stats.positive([0.0, 0.0, 0.0]) == (UNSURE, None)
@@ -133,6 +179,10 @@ def test_the_spread_of_several_seeds():
     assert spread.holds(69.4) and spread.holds(70.1) and not spread.holds(69.39) and not spread.holds(70.11)
 
 
+def test_two_seeds_have_a_spread():
+    assert Spread([70.0, 71.0]).words("%") == "70.50% (70.00 to 71.00, 2 seeds)"
+
+
 def test_one_seed_has_no_spread():
     one = Spread([70.0])
     assert one.std is None and one.words("%") == "70.00% (1 seed)"
@@ -157,6 +207,8 @@ def test_distances_are_in_pooled_stds_from_each_readings_mean():
 
 def test_within_seed_noise_is_at_most_two_pooled_stds():
     assert readings.WITHIN == 2.0
+    assert readings.distance_words(2.0) == "2.0" and readings.distance_words(2.001) == "2.0 (outside)"
+    assert readings.distance_words(0.34) == "0.3"
     assert readings._closer_words("sheet", {"package": 2.0, "sheet": 0.5}) == "sheet (both within seed noise)"
     assert readings._closer_words("sheet", {"package": 2.01, "sheet": 0.5}) == "sheet"
     assert readings._closer_words(None, {}) == "-"
@@ -325,7 +377,7 @@ def made_up_results(out):
 def verdict_sections(out):
     from common.reporting import claims as claim_section
     return "\n".join(claim_section.section(out) + readings.section(out)
-                     + claim_section.confusion_section(out))
+                     + claim_section.confusion_section(out) + [str(readings.summary(out))])
 
 
 def test_the_verdict_sections_are_word_for_word_what_these_runs_give(tmp_path):
@@ -346,3 +398,46 @@ def test_the_made_up_runs_give_each_verdict_the_pages_show(tmp_path):
     sheet = [c.verdict for c in verdicts(tmp_path / "sheet", READINGS["sheet"])]
     assert package == [HOLDS, FAILS, HOLDS, HOLDS, HOLDS, HOLDS, HOLDS]
     assert sheet == [HOLDS, HOLDS, HOLDS, UNSURE, HOLDS, HOLDS, HOLDS]
+
+
+SPARSE_GOLDEN = Path(__file__).resolve().parent / "golden" / "verdict_sections_sparse.md"
+
+
+def sparse_results(out):
+    """A folder part-way through its runs: the baseline one seed (seed 1 kept its confusion
+    counts, seed 0 none), dropout 0.2 and 0.5 two seeds each with 0.2 the best by validation,
+    no dropout 0.8, no student, no 1.3.6 on the whole test set, a smoke run that must not count,
+    and no sheet's reading."""
+    def write(folder, script, key, settings, seed, test, quick=False, **extra):
+        cfg = as_dict(TrainConfig(**settings, seed=seed))
+        history = {"epoch": [1, 2], "val_loss": [1.1, 1.0], "val_acc": [50.0, test], "seconds": [30.0, 30.0]}
+        run = {"train_config": cfg, "final_test_acc": test, "final_val_acc": test - 0.5, "best_val_acc": test,
+               "best_val_epoch": 2, "history": history, **extra}
+        path = folder / f"{script}.json"
+        record = (json.loads(path.read_text()) if path.is_file()
+                  else {"quick": quick, "config": {}, "env": {}, "figures": []})
+        if script == "q1_3_train":
+            record.update(run)
+        else:
+            record.setdefault("runs", {})[key] = run
+            record["best_dropout"] = 0.2
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record))
+    counts = [[80 if i == j else 2 + (j == 9) for j in range(10)] for i in range(10)]
+    write(out, "q1_3_train", "baseline", BASELINE, 0, 69.4)
+    write(out / "seeds" / "baseline_seed1", "q1_3_train", "baseline", dict(BASELINE, lr=0.05), 1, 12.0,
+          test_confusion=counts)  # other settings: not a seed of the baseline
+    write(out / "seeds" / "baseline_quick", "q1_3_train", "baseline", BASELINE, 2, 30.0, quick=True)
+    for seed, (p2, p5) in enumerate([(72.0, 71.0), (72.4, 71.2)]):
+        folder = out if seed == 0 else out / "seeds" / f"sweep_seed{seed}"
+        write(folder, "q1_3_dropout", "0.2", dict(BASELINE, dropout=0.2), seed, p2,
+              **({"test_confusion": counts} if seed else {}))
+        write(folder, "q1_3_dropout", "0.5", dict(BASELINE, dropout=0.5), seed, p5)
+
+
+def test_a_folder_part_way_through_says_what_it_has_and_what_it_lacks(tmp_path):
+    sparse_results(tmp_path)
+    text = verdict_sections(tmp_path) + "\n" + str(readings.summary(tmp_path))
+    if os.environ.get("UPDATE_GOLDEN"):
+        SPARSE_GOLDEN.write_text(text)
+    assert text == SPARSE_GOLDEN.read_text()

@@ -83,6 +83,11 @@ def _decided(rows):
             else f"over all {n} runs")
 
 
+def distance_words(distance):
+    """"1.2", or "3.1 (outside)" beyond WITHIN: a distance cell of the readings' table."""
+    return f"{distance:.1f}" + ("" if distance <= WITHIN else " (outside)")
+
+
 def _closer_words(closer, away):
     """The "fits better" cell: the nearer reading, and whether both lie within seed noise."""
     if not closer:
@@ -156,10 +161,7 @@ def section(out):
               "|---|---:|" + "---|" * len(READINGS) + "---:|" * len(READINGS) + "---|"]
     for name, report, samples, away, closer in rows:
         cells = [_spread(samples[r]) for r in READINGS]
-        far = [
-            f"{away[r]:.1f}" + ("" if away[r] <= WITHIN else " (outside)") if r in away else "-"
-            for r in READINGS
-        ]
+        far = [distance_words(away[r]) if r in away else "-" for r in READINGS]
         lines.append(
             f"| {REPORT_RUNS[name].title} | {report:.2f} | "
             + " | ".join(cells)
