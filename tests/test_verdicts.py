@@ -384,7 +384,8 @@ def verdict_sections(out):
 
 def test_the_verdict_sections_are_word_for_word_what_these_runs_give(tmp_path):
     made_up_results(tmp_path)
-    text = verdict_sections(tmp_path) + "\n\n# The sheet's own page\n\n" + verdict_sections(tmp_path / "sheet")
+    sheet = verdict_sections(tmp_path / "sheet")
+    text = verdict_sections(tmp_path) + "\n\n# The sheet's own page\n\n" + sheet
     if os.environ.get("UPDATE_GOLDEN"):  # after a deliberate change of the pages' words
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text()
