@@ -449,3 +449,21 @@ def test_a_folder_part_way_through_says_what_it_has_and_what_it_lacks(tmp_path):
     if os.environ.get("UPDATE_GOLDEN"):
         SPARSE_GOLDEN.write_text(text)
     assert text == SPARSE_GOLDEN.read_text()
+
+
+@pytest.mark.parametrize("first_higher", [True, False])
+def test_each_of_the_four_one_sided_tests_of_differ_little_is_welchs(first_higher):
+    """Whichever of the two tests of "within the margin" and of "outside it" decides, its
+    p-value is Welch's: the runs in both orders, of unequal sizes and spreads."""
+    wide, tight = [69.0, 71.5, 70.4], [70.0, 70.1, 70.2, 70.1, 70.0]
+    a, b = (wide, tight) if first_higher else (tight, wide)
+
+    def welch(x, y, alternative):
+        return ttest_ind(x, y, equal_var=False, alternative=alternative).pvalue
+
+    for margin in (0.3, 1.0, 2.5):
+        inside = max(welch([x + margin for x in a], b, "greater"), welch([x - margin for x in a], b, "less"))
+        assert stats.similar(a, b, margin=margin, level=1.0) == (HOLDS, pytest.approx(inside))
+    far = [x + 6.0 for x in a] if first_higher else [x - 6.0 for x in a]
+    outside = min(welch([x - 1.0 for x in far], b, "greater"), welch([x + 1.0 for x in far], b, "less"))
+    assert stats.similar(far, b) == (FAILS, pytest.approx(outside))
