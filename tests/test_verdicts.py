@@ -238,6 +238,19 @@ def test_a_runs_seeds_are_its_folder_and_the_seed_folders_that_trained_its_setti
     assert seeds.seed_runs(tmp_path)["student"] == []
 
 
+def test_a_record_that_names_no_seed_is_seed_0(tmp_path):
+    run = _run(BASELINE, 0, 69.4)
+    del run["train_config"]["seed"]  # trained before the package recorded it
+    _record(tmp_path, "q1_3_train", run)
+    _record(tmp_path / "seeds" / "baseline_seed1", "q1_3_train", _run(BASELINE, 1, 68.8))
+    assert [seed for seed, *_ in seeds.seed_runs(tmp_path)["baseline"]] == [0, 1]
+    sweep = {"quick": False, "best_dropout": 0.5, "runs": {"0.5": _run(dict(BASELINE, dropout=0.5), 0)},
+             "predictions": {"test_set": {"normalized": {"accuracy": 74.0}, "raw": {"accuracy": 27.0}}}}
+    del sweep["runs"]["0.5"]["train_config"]["seed"]
+    (tmp_path / "q1_3_dropout.json").write_text(json.dumps(sweep))
+    assert seeds.normalized_against_raw(tmp_path) == [(0, 74.0, 27.0)]
+
+
 def test_a_seed_found_twice_counts_once_the_folders_own_first(tmp_path):
     _record(tmp_path, "q1_3_train", _run(BASELINE, 0, 69.4))
     _record(tmp_path / "seeds" / "again", "q1_3_train", _run(BASELINE, 0, 99.0))
@@ -274,6 +287,7 @@ def test_a_damaged_record_is_named_with_the_command_that_remakes_it(tmp_path):
     assert seeds.damaged_records(tmp_path) == [seeds.damaged_words(tmp_path, "q1_3_train")]
     words = seeds.damaged_words(tmp_path, "q1_3_train")
     assert f"{tmp_path / 'q1_3_train.json'} is damaged" in words
+    assert f"its results are missing from {tmp_path / 'REPORT.md'}" in words
     assert f"`python q1_3_train.py --out {tmp_path}`" in words
 
 
@@ -467,3 +481,40 @@ def test_each_of_the_four_one_sided_tests_of_differ_little_is_welchs(first_highe
     far = [x + 6.0 for x in a] if first_higher else [x - 6.0 for x in a]
     outside = min(welch([x - 1.0 for x in far], b, "greater"), welch([x + 1.0 for x in far], b, "less"))
     assert stats.similar(far, b) == (FAILS, pytest.approx(outside))
+
+
+def test_a_smoke_runs_seeds_are_found_among_smoke_runs_only(tmp_path):
+    _record(tmp_path, "q1_3_train", _run(BASELINE, 0, 30.0), quick=True)
+    _record(tmp_path / "seeds" / "baseline_seed1", "q1_3_train", _run(BASELINE, 1, 31.0), quick=True)
+    _record(tmp_path / "seeds" / "baseline_seed2", "q1_3_train", _run(BASELINE, 2, 69.0))
+    found = seeds.same_but_seed(tmp_path, "q1_3_train", "baseline", TrainConfig(**BASELINE), quick=True)
+    assert sorted(found) == [0, 1]
+    assert sorted(seeds.same_but_seed(tmp_path, "q1_3_train", "baseline", TrainConfig(**BASELINE))) == [2]
+
+
+def test_seeds_without_a_seed_0_leave_its_cell_empty(tmp_path):
+    from common.reporting.claims import spread_table
+    for seed, test in ((1, 68.8), (2, 70.2)):
+        _record(tmp_path / "seeds" / f"baseline_seed{seed}", "q1_3_train", _run(BASELINE, seed, test))
+    assert "| 1.3.4 baseline | 1, 2 | - | 69.50 |" in "\n".join(spread_table(tmp_path))
+
+
+def test_a_sweeps_best_p_outside_the_reports_three_has_no_confusion_panel(tmp_path):
+    from common.reporting.claims import confusion_runs
+    counts = [[9 if i == j else 1 for j in range(10)] for i in range(10)]
+    _record(tmp_path, "q1_3_dropout", {"0.3": _run(dict(BASELINE, dropout=0.3), 0, test_confusion=counts)})
+    record = json.loads((tmp_path / "q1_3_dropout.json").read_text())
+    (tmp_path / "q1_3_dropout.json").write_text(json.dumps({**record, "best_dropout": 0.3}))
+    found, missing = confusion_runs(tmp_path)
+    assert found == [] and "1.3.5 dropout p = 0.3 (the best by validation)" in missing
+
+
+def test_which_reading_fits_cannot_be_told_before_two_seeds_of_a_run_under_both(tmp_path):
+    _record(tmp_path, "q1_3_train", _run(BASELINE, 0, 69.4))
+    _record(tmp_path / "seeds" / "baseline_seed1", "q1_3_train", _run(BASELINE, 1, 69.9))
+    _record(tmp_path / "sheet", "q1_3_train", _run(dict(BASELINE, **READINGS["sheet"]), 0, 70.4))
+    assert readings.summary(tmp_path) == (
+        "Where the report is silent (where dropout sits, how many validation images): which reading the "
+        "report's numbers fit cannot be told yet (fewer than two seeds of a run under both); no claim's "
+        "verdict differs between them so far.")
+    assert readings.summary(tmp_path / "nothing") is None
