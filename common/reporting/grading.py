@@ -150,7 +150,7 @@ def _data_rows(out):
     data = read_record(Path(out) / "q1_1_data.json")
     model = read_record(Path(out) / "q1_2_model.json")
     if not data:
-        rows = [Row("1.1", "the data", "", NOT_RUN, "-", "-", "data")]
+        rows = [Row("1.1", "the data", "-", "not run in this folder", "-", "-", "data")]
     else:
         counts = (data["n_train_images"], data["n_test_images"])
         rows = [Row("1.1.1", "training / test images",
@@ -172,7 +172,7 @@ def _data_rows(out):
                 f"{data['split']['train']:,} / {data['split']['val']:,}", "-", "-", "data"),
         ]
     rows.append(Row("1.2.1", "parameters of the ConvNet", NOT_GIVEN,
-                    f"{model['total_params']:,}" if model else NOT_RUN, "-", "-", "model"))
+                    f"{model['total_params']:,}" if model else "not run in this folder", "-", "-", "model"))
     return rows
 
 
