@@ -66,6 +66,16 @@ def report_words(key):
     return REPORT_WORDS[key][0]
 
 
+def report_value(key):
+    """REPORT's value at key ("baseline/final_test_acc"), or None where the report gives none."""
+    value = REPORT
+    for part in key.split("/"):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
 def default_data_dir():
     """Where the data live unless --data-dir says otherwise: $CIFAR10_DIR, else ./data."""
     return os.environ.get("CIFAR10_DIR") or "data"
@@ -292,6 +302,11 @@ READING_TITLES = {
 # Settings beyond the report's that a whole results folder may share (a reading's, a precision),
 # and that its figures' headings name.
 FOLDER_SETTINGS = ("dropout_after", "val_split", "val_size", "precision")
+
+def reading_of(settings):
+    """The reading other than this package's that settings are ("sheet"), or None."""
+    return next((name for name, values in READINGS.items() if values and values == settings), None)
+
 
 def reading_folder(out, reading):
     """Where a reading's seed-0 runs go under a results folder: out itself for the package's."""

@@ -4,7 +4,7 @@ all from the JSON, never typed; and the figures that combine runs."""
 from pathlib import Path
 from typing import NamedTuple
 
-from ..config import READINGS, REPORT_RUNS, TrainConfig
+from ..config import REPORT_RUNS, TrainConfig, reading_of
 from ..results import read_record
 from .seeds import best_recipe_seeds, folder_settings, normalized_against_raw, seed_runs
 from .stats import RULE, Spread, all_of, higher, p_words, positive, similar
@@ -198,7 +198,7 @@ def spread_table(out):
 
 def _reading_flag(settings):
     """" --reading sheet" where settings are a reading other than this package's; else ""."""
-    reading = next((name for name, values in READINGS.items() if values and values == settings), None)
+    reading = reading_of(settings)
     return f" --reading {reading}" if reading else ""
 
 

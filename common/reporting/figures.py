@@ -18,8 +18,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from .. import cli
-from ..config import (CLASSES, QUICK_MARK, READING_TITLES, READINGS, RECIPE_TITLES, SCRIPTS, SEEDS_FOLDER,
-                      TrainConfig, as_words, differences)
+from ..config import (CLASSES, QUICK_MARK, READING_TITLES, RECIPE_TITLES, SCRIPTS, SEEDS_FOLDER, TrainConfig,
+                      as_words, differences, reading_of)
 from ..errors import DataError
 from ..files import replaced_atomically
 from ..results import read_record, runs_of
@@ -254,7 +254,7 @@ def titled(text, quick, out=None):
     """A figure's title: its text, then what its folder's runs share beyond the package's
     defaults (the course sheet's reading, bf16), and the quick mark of a smoke run."""
     settings = folder_settings(out) if out is not None else {}
-    reading = next((name for name, values in READINGS.items() if values and values == settings), None)
+    reading = reading_of(settings)
     if reading:
         text += f" ({_reading_name(reading)})"
     elif settings:

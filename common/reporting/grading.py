@@ -5,9 +5,9 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from ..config import REPORT, report_words
+from ..config import REPORT, report_value, report_words
 from ..results import read_record
-from .claims import claims
+from .claims import claims, final_test, final_val
 from .readings import WITHIN
 from .seeds import normalized_against_raw, seed_runs
 from .stats import Spread, p_words
@@ -81,9 +81,7 @@ def _accuracy_row(question, what, key, runs, measure, section, epoch=None):
     """A row of one accuracy of one run: seed 0 and the spread over seeds beside the report's."""
     values = [measure(run) for _, run, _, _ in runs]
     seed0 = next((run for seed, run, _, _ in runs if seed == 0), None)
-    report = REPORT
-    for part in key.split("/"):
-        report = report[part]
+    report = report_value(key)
     shown = report_words(key)
     if epoch:
         shown += f" (epoch {report_words(epoch)})"
@@ -103,14 +101,6 @@ def _claim_rows(out):
     return rows
 
 
-def _final_test(run):
-    return run["final_test_acc"]
-
-
-def _final_val(run):
-    return run["final_val_acc"]
-
-
 def _best_val(run):
     return run["best_val_acc"]
 
@@ -120,24 +110,24 @@ def accuracy_rows(out):
     runs = seed_runs(out)
     rows = [
         _accuracy_row("1.3.3", "baseline, final validation accuracy", "baseline/final_val_acc",
-                      runs["baseline"], _final_val, "baseline"),
+                      runs["baseline"], final_val, "baseline"),
         _accuracy_row("1.3.3", "baseline, best validation accuracy", "baseline/best_val_acc",
                       runs["baseline"], _best_val, "baseline", epoch="baseline/best_val_epoch"),
         _accuracy_row("1.3.4", "baseline, final test accuracy", "baseline/final_test_acc",
-                      runs["baseline"], _final_test, "baseline"),
+                      runs["baseline"], final_test, "baseline"),
     ]
     for p in REPORT["dropout"]:
         rows.append(_accuracy_row("1.3.5", f"dropout p = {p}, final test accuracy",
-                                  f"dropout/{p}/final_test_acc", runs[f"dropout {p}"], _final_test,
+                                  f"dropout/{p}/final_test_acc", runs[f"dropout {p}"], final_test,
                                   "dropout"))
     rows.append(_accuracy_row("1.3.5", "dropout p = 0.5, best validation accuracy",
                               "dropout/0.5/best_val_acc", runs["dropout 0.5"], _best_val, "dropout",
                               epoch="dropout/0.5/best_val_epoch"))
     rows += [
         _accuracy_row("1.3.7", "student's recipe, final test accuracy", "student/final_test_acc",
-                      runs["student"], _final_test, "student"),
+                      runs["student"], final_test, "student"),
         _accuracy_row("1.3.7", "student's recipe, final validation accuracy", "student/final_val_acc",
-                      runs["student"], _final_val, "student"),
+                      runs["student"], final_val, "student"),
     ]
     return rows
 

@@ -16,6 +16,7 @@ from ..config import (
     TrainConfig,
     as_words,
     differences,
+    report_value,
     report_words,
 )
 from ..files import locked, write_text
@@ -109,20 +110,10 @@ def _num(value, digits=2):
     return f"{value:,.{digits}f}"
 
 
-def _report_value(key):
-    """REPORT's value at key ("baseline/final_test_acc"), or None where the report gives none."""
-    value = REPORT
-    for part in key.split("/"):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def _row(what, ours, key=None, digits=2, unit=""):
     """A table row: this package's value, the report's as the report writes it (key into
     REPORT; "not given" without one), and the difference."""
-    report = _report_value(key) if key else None
+    report = report_value(key) if key else None
     # Rounding first, then adding 0.0, turns a float error of -1e-7 into "+0", not "-0".
     diff = (
         "-" if report is None or ours is None else f"{round(ours - report, digits) + 0.0:+,.{digits}f}{unit}"
@@ -313,7 +304,7 @@ def _section_dropout(r):
 
     def report(p, name):
         key = f"dropout/{p}/{name}"
-        return report_words(key) if _report_value(key) is not None else "not given"
+        return report_words(key) if report_value(key) is not None else "not given"
 
     seconds = {p: run["history"].get("seconds") for p, run in runs.items()}
     lines = [
@@ -327,7 +318,7 @@ def _section_dropout(r):
             lambda p, run: f"{run['best_val_acc']:.2f} ({run['best_val_epoch']})"),
         row("best validation accuracy, report (epoch)",
             lambda p, run: report(p, "best_val_acc")
-            + (f" ({report(p, 'best_val_epoch')})" if _report_value(f"dropout/{p}/best_val_epoch") else "")),
+            + (f" ({report(p, 'best_val_epoch')})" if report_value(f"dropout/{p}/best_val_epoch") else "")),
         row("final validation accuracy, this package (%)", lambda p, run: f"{run['final_val_acc']:.2f}"),
         row("test accuracy of the best-validation weights (%)",
             lambda p, run: _num(run.get("best_model_test_acc"))),
