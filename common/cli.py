@@ -251,21 +251,40 @@ def pick_device(name):
     return device
 
 
+def in_ipython():
+    """Whether an IPython shell runs this script: a Jupyter or Colab kernel's %run (or IPython's)."""
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and getattr(ipython, "get_ipython", lambda: None)() is not None
+
+
+def stop(status):
+    """End the script with status. Under %run a raised SystemExit would add IPython's own
+    "SystemExit: 2" and a pointer to %tb under the paragraph that already said what went wrong,
+    so there the script only returns: the paragraph is the whole answer in both places."""
+    if not in_ipython():
+        sys.exit(status)
+
+
 def run(main, then=None):
     """Call a script's main(), which returns its output folder or None; then then(folder), once
     (the scripts pass the report's refresh). A user's mistake ends in one clear paragraph, not
-    a traceback."""
-    sys.stdout.reconfigure(line_buffering=True)  # progress shows at once in a log file too
+    a traceback, from a shell and from a notebook's %run alike."""
+    # Progress shows at once in a log file too; a notebook's stream (ipykernel's OutStream)
+    # has no reconfigure and sends each line as it comes anyway.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
     try:
         out = main()
         if out is not None and then is not None:
             then(out)
     except (DataError, UsageError, OutputError, Diverged) as err:
         print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except Interrupted as stop:
-        print(f"\n{stop}", file=sys.stderr)
-        sys.exit(130)
+        stop(2)
+    except Interrupted as interrupted:
+        print(f"\n{interrupted}", file=sys.stderr)
+        stop(130)
     except KeyboardInterrupt:
         print("\ninterrupted before any training epoch finished: nothing was saved.", file=sys.stderr)
-        sys.exit(130)
+        stop(130)
+    except SystemExit as exit_:  # argparse's --help (0) and its usage errors (2), printed already
+        stop(exit_.code)

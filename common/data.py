@@ -298,7 +298,8 @@ class DeviceData:
     """Normalized float32 images stored N x H x W x C on the device, and their labels.
 
     Viewed through nchw() they are N x C x H x W tensors already in channels_last
-    layout, so no batch is ever copied to change layout.
+    layout, so no batch is copied to change layout where the model is channels_last too
+    (model.LAYOUTS: everywhere but Apple GPUs).
     """
     train_x: torch.Tensor
     train_y: torch.Tensor

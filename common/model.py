@@ -5,6 +5,19 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+# The memory layout each device's model and inputs take. channels_last (NHWC) is what the CPU's
+# oneDNN and the GPU's cuDNN convolutions prefer. Apple GPUs keep PyTorch's default (NCHW):
+# there BatchNorm2d's backward on a channels_last input gives wrong weight gradients (macOS 14)
+# or fails (macOS 26), pytorch/pytorch#175189, fixed by #181411 and #188371 only after torch
+# 2.11, while requirements.txt admits torch 2.2; the whole network stays in one layout there.
+LAYOUTS = {"cpu": torch.channels_last, "cuda": torch.channels_last, "mps": torch.contiguous_format}
+
+
+def layout(device):
+    """The memory format a model and its inputs take on device (LAYOUTS; NCHW elsewhere)."""
+    return LAYOUTS.get(torch.device(device).type, torch.contiguous_format)
+
+
 # In-place ReLU saves a pass over memory; it changes no number.
 ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True), "gelu": nn.GELU}
 

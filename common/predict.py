@@ -2,6 +2,7 @@
 import torch
 
 from .data import CLASSES, normalize
+from .model import layout
 
 # 1.3.6 feeds uint8 images to the model two ways: raw (the [0,1] tensors, as the report
 # did, though the model was trained on normalized inputs) and normalized.
@@ -13,7 +14,7 @@ def feed_logits(model, images, mode, device, batch_size=1000):
     """Logits of uint8 N x C x H x W images fed as FEEDS[mode], in eval mode, on the host."""
     model.eval()
     return torch.cat([model(FEEDS[mode](images[i:i + batch_size]).to(device)
-                            .contiguous(memory_format=torch.channels_last)).cpu()
+                            .contiguous(memory_format=layout(device))).cpu()
                       for i in range(0, len(images), batch_size)])
 
 

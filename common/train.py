@@ -2,7 +2,7 @@
 
 Speed comes from what is not done: no DataLoader, no per-image transforms, no host sync
 on every step (losses are summed on the device and read back at log points only), and
-channels_last memory layout, which the CPU convolution kernels prefer.
+channels_last memory layout where the convolution kernels prefer it (model.LAYOUTS).
 """
 import contextlib
 import copy
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .data import alternating_flips, augment_batch, batches, epoch_shifts, nchw
 from .config import TrainConfig, same_config
 from .errors import Diverged, Interrupted, UsageError
-from .model import ConvNet, WhitenedNet, patch_whitening
+from .model import ConvNet, WhitenedNet, layout, patch_whitening
 from .optim import Lookahead, make_optimizer
 from .results import env_info
 from .graphs import GraphedSteps
@@ -80,7 +80,7 @@ def train_step(model, optimizer, x_nhwc, y, label_smoothing=0.0, set_to_none=Tru
     pass and the loss are autocast; the weights, their gradients and the optimizer's state
     stay fp32 (autocast casts copies), so no loss scaling is needed (bf16 has fp32's range)."""
     with autocast(precision, x_nhwc.device):
-        logits = model(nchw(x_nhwc))
+        logits = model(nchw(x_nhwc).contiguous(memory_format=layout(x_nhwc.device)))
         loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
     optimizer.zero_grad(set_to_none=set_to_none)
     loss.backward()
@@ -150,7 +150,8 @@ def predict_logits(model, x_nhwc, tta_flip=False, tta_shift=False):
         views += [padded[:, :, :-2, :-2], padded[:, :, 2:, 2:]]
     if tta_flip:
         views += [view.flip(3) for view in views]
-    return sum(model(view.contiguous(memory_format=torch.channels_last)) for view in views) / len(views)
+    memory_format = layout(x_nhwc.device)
+    return sum(model(view.contiguous(memory_format=memory_format)) for view in views) / len(views)
 
 
 def build_model(cfg, device, train_x=None):
@@ -165,7 +166,7 @@ def build_model(cfg, device, train_x=None):
     else:
         model = ConvNet(cfg.dropout, cfg.activation, tuple(cfg.widths), cfg.batch_norm,
                         dropout_after=cfg.dropout_after)
-    return model.to(device=device, memory_format=torch.channels_last)
+    return model.to(device=device, memory_format=layout(device))
 
 
 def format_time(seconds):

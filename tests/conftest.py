@@ -10,6 +10,14 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# The variables the package reads, as README tells a user to set them in the shell that runs the
+# tests: the real data's folder is taken for the real-data tests, then every one of them is cleared,
+# so no test and no script a test starts depends on what the shell holds. A test that needs one
+# sets it itself.
+PACKAGE_VARIABLES = ("CIFAR10_DIR", "CIFAR10_SKIP_CHECKSUM")
+REAL_DATA_DIR = os.environ.get("CIFAR10_DIR")
+for name in PACKAGE_VARIABLES:
+    os.environ.pop(name, None)
 BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 
 
@@ -58,7 +66,7 @@ def fresh_cifar_root(tmp_path):
 
 @pytest.fixture(scope="session")
 def real_root():
-    path = os.environ.get("CIFAR10_DIR")
+    path = REAL_DATA_DIR
     if not path or not (Path(path) / "cifar-10-batches-py" / "test_batch").is_file():
         pytest.skip("real-data test: set CIFAR10_DIR to a folder holding cifar-10-batches-py/ "
                     "(build one with python ../shared/cifar10/build_batches.py DIR)")

@@ -174,3 +174,16 @@ def test_real_data_statistics_match_the_copy(real_root):
     # The values ../shared/cifar10/README.md gives for this JPEG copy.
     np.testing.assert_allclose(mean.numpy(), [0.49125, 0.48209, 0.44652], atol=1e-3)
     np.testing.assert_allclose(std.numpy(), [0.24523, 0.24278, 0.26063], atol=1e-3)
+
+
+def test_the_environment_sets_the_data_flags_defaults(monkeypatch):
+    """README's `export CIFAR10_SKIP_CHECKSUM=1` and $CIFAR10_DIR set what the flags default to;
+    "0" or nothing leaves the check on (conftest clears both for every other test)."""
+    from common.cli import base_parser
+    for value, skipped in (("1", True), ("0", False), ("", False)):
+        monkeypatch.setenv("CIFAR10_SKIP_CHECKSUM", value)
+        monkeypatch.setenv("CIFAR10_DIR", "/somewhere/cifar")
+        args = base_parser("x").parse_args([])
+        assert (args.skip_checksum, args.data_dir) == (skipped, "/somewhere/cifar")
+    monkeypatch.delenv("CIFAR10_DIR")
+    assert base_parser("x").parse_args([]).data_dir == "data"

@@ -238,3 +238,38 @@ def test_a_replay_that_disagrees_with_an_eager_step_is_named_on_the_console(monk
     printed = capsys.readouterr().out
     assert "CUDA graph capture failed (RuntimeError: a replayed step disagreed with an eager one)" in printed
     assert "eager steps" in printed and graphed.eager
+
+
+def test_each_device_gets_its_memory_layout():
+    """channels_last where the convolution kernels prefer it; NCHW on Apple GPUs, whose
+    BatchNorm2d backward gives wrong gradients on channels_last inputs before torch 2.12."""
+    from common.model import layout
+    assert layout(torch.device("cpu")) == torch.channels_last
+    assert layout(torch.device("cuda")) == torch.channels_last
+    assert layout(torch.device("mps")) == torch.contiguous_format
+    assert layout("meta") == torch.contiguous_format  # a device not named: PyTorch's default
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_the_model_and_every_input_it_sees_take_the_devices_layout(monkeypatch, memory_format):
+    """With the CPU given a layout (NCHW stands in for an Apple GPU's), the weights and what
+    every conv and batch norm receives, in training, evaluation, test-time views and 1.3.6's
+    feeds, are in it: no channels_last tensor reaches the network on such a device."""
+    from common import model as model_module
+    from common.predict import feed_logits
+    from common.train import evaluate, predict_logits
+    monkeypatch.setitem(model_module.LAYOUTS, "cpu", memory_format)
+    cfg = TrainConfig(lr=0.01, batch_norm=True, widths=(8, 16), dropout=0.5)
+    model, optimizer = fresh(cfg)
+    seen, layers = [], [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.BatchNorm2d))]
+    for module in layers:
+        module.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    assert all(p.is_contiguous(memory_format=memory_format) for p in model.parameters() if p.dim() == 4)
+    (x, y), = batches(1)
+    train_step(model, optimizer, x, y)
+    evaluate(model, x, y)
+    predict_logits(model, x, tta_flip=True, tta_shift=True)
+    feed_logits(model, torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), "raw", torch.device("cpu"))
+    assert len(layers) == 8 and len(seen) == 8 * (1 + 1 + 6 + 1)  # the step, eval, 6 views, 1 feed
+    assert all(t.is_contiguous(memory_format=memory_format) for t in seen)
+    assert all(p.is_contiguous(memory_format=memory_format) for p in model.parameters() if p.dim() == 4)

@@ -32,9 +32,12 @@ RIGHT, WRONG = "green", "red"
 
 def _pyplot():
     """matplotlib's pyplot on its file-only backend, imported with the first figure drawn: it
-    takes most of a second, which --help and a rebuilt REPORT.md need not wait for."""
+    takes most of a second, which --help and a rebuilt REPORT.md need not wait for. Under a
+    notebook's %run the kernel's backend stays: switching it would stop the student's own
+    plots from showing, and every figure here is closed once saved, so none shows inline."""
     import matplotlib
-    matplotlib.use("Agg")
+    if "IPython" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 
