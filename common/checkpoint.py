@@ -71,6 +71,19 @@ def plain_state(scheduler):
     return {k: v for k, v in scheduler.state_dict().items() if not callable(v)}
 
 
+def restore_device_generators(state):
+    """The GPU generators' states as saved. A checkpoint from a machine with another number of
+    GPUs (Kaggle's two T4s, resumed on one) restores the GPUs both machines have: a run trains
+    on the first GPU, whose masks are what the checkpoint kept; a GPU the checkpoint has no
+    state for keeps its seeded one."""
+    cuda_states = state.get("cuda_rng")
+    if torch.cuda.is_available() and cuda_states is not None:
+        for index, cuda_state in enumerate(cuda_states[:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state, index)
+    if mps_available() and state.get("mps_rng") is not None:
+        torch.mps.set_rng_state(state["mps_rng"])
+
+
 @dataclass
 class Checkpoints:
     folder: Path
@@ -121,17 +134,14 @@ class Checkpoints:
                 for name, average in lookahead.average.items():
                     average.copy_(state["lookahead"][name])
             torch.set_rng_state(state["torch_rng"])
-        except (RuntimeError, KeyError, ValueError, TypeError) as error:
+            restore_device_generators(state)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as error:
             raise DataError(
-                f"--resume found {path}, but its weights do not fit this version of the "
-                f"model (an older package made it: {str(error).strip().splitlines()[-1].strip()}). "
-                f"Move or delete that file, or rerun without --resume to start this run "
-                f"again from epoch 1."
+                f"--resume found {path}, but its weights or random-number states do not fit this "
+                f"version of the model or this machine (an older package or another machine made it: "
+                f"{str(error).strip().splitlines()[-1].strip()}). Move or delete that file, or rerun "
+                f"without --resume to start this run again from epoch 1."
             ) from None
-        if torch.cuda.is_available() and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        if mps_available() and state.get("mps_rng") is not None:
-            torch.mps.set_rng_state(state["mps_rng"])
         return state["epoch"], state["history"], state["steps"], state["best"]
 
     def save_final(self, cfg, model, best):

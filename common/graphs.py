@@ -6,6 +6,11 @@ backward, SGD) once per batch shape and replays it with one launch. It replays t
 kernels the eager step runs (common.train.train_step, handed in as step), so both paths
 compute the same function; a self-check at capture compares one graphed step with one eager
 step from the same state, and any failure falls back to eager steps with a message.
+
+A capture draws dropout masks of its own (three warm-up steps, the self-check's replay and
+eager step); the generator is put back where it was before them, so the steps that count
+draw what eager steps would: a run resumed from a checkpoint, which captures again at its
+first step, and a run whose capture failed, give the uninterrupted eager run's numbers.
 """
 import torch
 
@@ -18,9 +23,15 @@ class GraphedSteps:
     starts from exactly the state it would have started from eagerly.
     """
 
-    def __init__(self, model, optimizer, cfg, step, log=print):
+    def __init__(self, model, optimizer, cfg, step, log=print, rng=None):
+        """rng: (get_state, set_state) of the generator dropout draws from; the GPU's by default
+        (the CPU tests stand in their own)."""
         self.model, self.optimizer, self.cfg, self.step = model, optimizer, cfg, step
-        self.graphs, self.log, self.eager = {}, log, False
+        self.graphs, self.log, self.eager, self._rng = {}, log, False, rng
+
+    @property
+    def rng(self):
+        return self._rng or (torch.cuda.get_rng_state, torch.cuda.set_rng_state)
 
     def _eager_step(self, x, y):
         return self.step(
@@ -70,12 +81,11 @@ class GraphedSteps:
         self._restore(snapshot)
         return graph, static_x, static_y, outputs
 
-    def _replay_agrees(self, replay, outputs, x, y, snapshot, rng=(torch.cuda.get_rng_state,
-                                                                   torch.cuda.set_rng_state)):
+    def _replay_agrees(self, replay, outputs, x, y, snapshot):
         """Self-check: one replay and one eager step from the same state give the same loss and
         weights. A replay advances the device generator's offset, so the eager step starts from
         the generator state the replay started from, or dropout would draw other masks for it."""
-        get_rng_state, set_rng_state = rng
+        get_rng_state, set_rng_state = self.rng
         rng_before = get_rng_state()
         self._restore(snapshot)
         replay()
@@ -94,20 +104,25 @@ class GraphedSteps:
             return self._eager_step(x, y)
         key = tuple(x.shape)
         if key not in self.graphs:
-            snapshot = self._snapshot()
+            snapshot, (get_rng_state, set_rng_state) = self._snapshot(), self.rng
+            rng_before = get_rng_state()
             try:
                 self.graphs[key] = self._capture(x, y, snapshot)
             except Exception as err:  # capture is impossible here: go on eagerly, and say so
-                # The warm-up may have stepped the weights before the capture failed: back to
-                # the state the eager steps would have started from.
+                # The warm-up may have stepped the weights and drawn masks before the capture
+                # failed: back to the state the eager steps would have started from.
                 self._restore(snapshot)
+                set_rng_state(rng_before)
                 self.log(
                     f"CUDA graph capture failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
-                    f"the weights and momentum are restored to their state before the capture, and "
-                    f"training goes on with eager steps, which give the same numbers more slowly."
+                    f"the weights, momentum and random-number generator are restored to their state "
+                    f"before the capture, and training goes on with eager steps: the same computation, "
+                    f"drawing the same dropout masks, more slowly."
                 )
                 self.eager = True
                 return self._eager_step(x, y)
+            set_rng_state(rng_before)
+            self.log(f"CUDA graph captured for batches of {len(y)}; its self-check agreed with an eager step")
         graph, static_x, static_y, outputs = self.graphs[key]
         static_x.copy_(x)
         static_y.copy_(y)

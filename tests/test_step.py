@@ -5,6 +5,7 @@ CPU, that train_step is the plain loop's step, that the warm-up before a capture
 no trace, and that a failed capture goes on eagerly with the same numbers.
 """
 import contextlib
+import copy
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +19,9 @@ from common.graphs import GraphedSteps
 from common.train import EagerSteps, autocast, check_precision, make_steps, train_step
 from common.optim import make_optimizer
 from common.train import build_model
+
+
+CPU_RNG = (torch.get_rng_state, torch.set_rng_state)  # the generator the CPU tests stand in for CUDA's
 
 
 def batches(n=6, size=8, seed=0):
@@ -76,7 +80,7 @@ def test_a_failed_capture_says_so_and_goes_on_eagerly(monkeypatch):
     reference_model, reference_opt = fresh(cfg)
     model, optimizer = fresh(cfg)
     lines = []
-    graphed = GraphedSteps(model, optimizer, cfg, step=train_step, log=lines.append)
+    graphed = GraphedSteps(model, optimizer, cfg, step=train_step, log=lines.append, rng=CPU_RNG)
 
     def impossible(*args):
         raise RuntimeError("operation not permitted when stream is capturing")
@@ -171,14 +175,13 @@ def test_the_graph_self_check_passes_a_dropout_step_that_agrees(dropout):
     replay is stood in for by the very step it records, drawing from the CPU generator."""
     cfg = TrainConfig(lr=0.01, dropout=dropout)
     model, optimizer = fresh(cfg)
-    graphed = GraphedSteps(model, optimizer, cfg, step=train_step)
+    graphed = GraphedSteps(model, optimizer, cfg, step=train_step, rng=CPU_RNG)
     (x, y), = batches(1)
     snapshot, outputs = graphed._snapshot(), []
 
     def replay():
         outputs[:] = train_step(model, optimizer, x, y, set_to_none=False)
-    cpu_rng = (torch.get_rng_state, torch.set_rng_state)
-    assert graphed._replay_agrees(replay, outputs, x, y, snapshot, rng=cpu_rng)
+    assert graphed._replay_agrees(replay, outputs, x, y, snapshot)
 
     def replay_at_twice_the_lr():
         for group in optimizer.param_groups:
@@ -186,31 +189,109 @@ def test_the_graph_self_check_passes_a_dropout_step_that_agrees(dropout):
         replay()
         for group in optimizer.param_groups:
             group["lr"] /= 2
-    assert not graphed._replay_agrees(replay_at_twice_the_lr, outputs, x, y, snapshot, rng=cpu_rng)
+    assert not graphed._replay_agrees(replay_at_twice_the_lr, outputs, x, y, snapshot)
 
 
-def test_a_capture_that_fails_after_its_warm_up_restores_the_weights_and_says_so(monkeypatch):
-    """The warm-up steps the weights three times before the graph is recorded; a failure there
-    must not leave those steps in the run. The CPU stands in for the GPU: streams that do
-    nothing, and a graph that cannot be recorded."""
-    cfg = TrainConfig(lr=0.05, batch_norm=True, widths=(8, 16), nesterov=True)
-    reference_model, reference_opt = fresh(cfg)
-    model, optimizer = fresh(cfg)
-    lines = []
-    graphed = GraphedSteps(model, optimizer, cfg, step=train_step, log=lines.append)
+def no_cuda_streams(monkeypatch):
     stream = SimpleNamespace(wait_stream=lambda other: None)
     monkeypatch.setattr(torch.cuda, "Stream", lambda: stream)
     monkeypatch.setattr(torch.cuda, "current_stream", lambda: stream)
     monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
 
+
+def cpu_cuda_graphs(monkeypatch):
+    """CUDA graphs stood in for on the CPU, drawing as a GPU's do: recording a step runs it but
+    draws nothing from the generator (a real capture only records kernels), and each replay
+    runs the recorded step again into the recorded outputs, drawing its dropout masks from
+    the generator's state at that moment. Returns the step to hand GraphedSteps."""
+    no_cuda_streams(monkeypatch)
+    recording = []
+
+    class Graph:
+        def replay(self):
+            args, kwargs, outputs = self.recorded
+            for out, new in zip(outputs, train_step(*args, **kwargs)):
+                out.copy_(new)
+
+    @contextlib.contextmanager
+    def graph(g):
+        before = torch.get_rng_state()
+        recording.append(g)
+        yield
+        recording.pop()
+        torch.set_rng_state(before)
+
+    def step(*args, **kwargs):
+        outputs = train_step(*args, **kwargs)
+        if recording:
+            recording[-1].recorded = (args, kwargs, outputs)
+        return outputs
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    monkeypatch.setattr(torch.cuda, "graph", graph)
+    return step
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_a_capture_that_fails_after_its_warm_up_restores_the_weights_and_says_so(monkeypatch, dropout):
+    """The warm-up steps the weights three times, and draws dropout masks, before the graph is
+    recorded; a failure there must leave neither in the run: the eager steps that follow give
+    an eager run's numbers. The CPU stands in for the GPU: streams that do nothing, and a graph
+    that cannot be recorded."""
+    cfg = TrainConfig(lr=0.05, batch_norm=True, widths=(8, 16), nesterov=True, dropout=dropout)
+    reference_model, reference_opt = fresh(cfg)
+    model, optimizer = fresh(cfg)
+    lines = []
+    graphed = GraphedSteps(model, optimizer, cfg, step=train_step, log=lines.append, rng=CPU_RNG)
+    no_cuda_streams(monkeypatch)
+
     def no_graph():
         raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
     monkeypatch.setattr(torch.cuda, "CUDAGraph", no_graph)
-    for x, y in batches(3):
-        assert torch.equal(graphed(x, y)[0], train_step(reference_model, reference_opt, x, y)[0])
+    for i, (x, y) in enumerate(batches(3)):
+        torch.manual_seed(10 + i)
+        got = graphed(x, y)[0]
+        torch.manual_seed(10 + i)
+        assert torch.equal(got, train_step(reference_model, reference_opt, x, y)[0])
     for a, b in zip(reference_model.state_dict().values(), model.state_dict().values()):
         assert torch.equal(a, b)
     assert len(lines) == 1 and "capture failed" in lines[0] and "restored" in lines[0]
+    assert "the same dropout masks" in lines[0]
+
+
+def test_graphed_steps_with_dropout_draw_what_eager_steps_draw_and_resume_to_the_same_numbers(monkeypatch):
+    """A resumed run captures its graphs again at its first step. The capture's own draws (its
+    warm-up and self-check) must not count, or the resumed run's masks shift away from the
+    uninterrupted run's. Three runs of 10 steps with dropout from one state, on stand-in graphs
+    (cpu_cuda_graphs): eager; graphed; graphed, stopped after step 4 and resumed from the
+    saved weights, momentum and generator (as a checkpoint does) into a new model."""
+    cfg = TrainConfig(lr=0.02, dropout=0.5, widths=(8, 16))
+    data = batches(10, seed=3)
+    step = cpu_cuda_graphs(monkeypatch)
+    lines = []
+
+    def run(steps_of, part, state=None):
+        model, optimizer = fresh(cfg)
+        if state:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            torch.set_rng_state(state["rng"])
+        else:
+            torch.manual_seed(5)
+        sgd_step = steps_of(model, optimizer)
+        losses = [sgd_step(x, y)[0].item() for x, y in part]
+        saved = {"model": copy.deepcopy(model.state_dict()),
+                 "optimizer": copy.deepcopy(optimizer.state_dict()), "rng": torch.get_rng_state()}
+        return losses, saved
+
+    def graphed(model, optimizer):
+        return GraphedSteps(model, optimizer, cfg, step=step, log=lines.append, rng=CPU_RNG)
+    eager, _ = run(lambda model, optimizer: EagerSteps(model, optimizer, cfg), data)
+    uninterrupted, _ = run(graphed, data)
+    first, saved = run(graphed, data[:4])
+    resumed, _ = run(graphed, data[4:], state=saved)
+    assert uninterrupted == eager
+    assert first + resumed == uninterrupted
+    assert lines == ["CUDA graph captured for batches of 8; its self-check agreed with an eager step"] * 3
 
 
 def test_a_replay_that_disagrees_with_an_eager_step_is_named_on_the_console(monkeypatch, capsys):
@@ -220,17 +301,12 @@ def test_a_replay_that_disagrees_with_an_eager_step_is_named_on_the_console(monk
     reference_model, reference_opt = fresh(cfg)
     model, optimizer = fresh(cfg)
     graphed = GraphedSteps(model, optimizer, cfg, step=train_step)  # logs with print
-    stream = SimpleNamespace(wait_stream=lambda other: None)
-    monkeypatch.setattr(torch.cuda, "Stream", lambda: stream)
-    monkeypatch.setattr(torch.cuda, "current_stream", lambda: stream)
-    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    no_cuda_streams(monkeypatch)
     monkeypatch.setattr(torch.cuda, "CUDAGraph", lambda: SimpleNamespace(replay=lambda: None))
     monkeypatch.setattr(torch.cuda, "graph", lambda g: contextlib.nullcontext())
     cpu = torch.Generator()
     monkeypatch.setattr(torch.cuda, "get_rng_state", cpu.get_state)
     monkeypatch.setattr(torch.cuda, "set_rng_state", cpu.set_state)
-    monkeypatch.setattr(GraphedSteps._replay_agrees, "__defaults__",
-                        ((cpu.get_state, cpu.set_state),))
     for x, y in batches(3):
         assert torch.equal(graphed(x, y)[0], train_step(reference_model, reference_opt, x, y)[0])
     for a, b in zip(reference_model.state_dict().values(), model.state_dict().values()):

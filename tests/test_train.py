@@ -299,3 +299,70 @@ def test_every_quick_run_trains_at_twice_its_learning_rate(smoke_sized_data, run
     cfg = dict(quick_runs())[run]
     result = train(replace(cfg, lr=2 * cfg.lr), smoke_sized_data, torch.device("cpu"), log=quiet)[0]
     assert all(v == v and abs(v) < 1e6 for v in result["history"]["train_loss"])  # finite all the way
+
+
+def saved_after_one_epoch(small_data, tmp_path, cfg):
+    """A checkpoint of cfg's run after its first epoch, as the run asked for cfg.epochs will resume it."""
+    first_epoch = TrainConfig(**{**cfg.__dict__, "epochs": 1})
+    train(first_epoch, small_data, torch.device("cpu"), ckpt(tmp_path), log=quiet)
+    saved = torch.load(tmp_path / "t_last.pt", weights_only=True)
+    saved["config"]["epochs"] = cfg.epochs
+    return saved
+
+
+def test_resume_restores_the_apple_gpus_generator(small_data, tmp_path, monkeypatch):
+    """Dropout's masks on an Apple GPU come from the MPS generator: --resume saves its state and
+    puts it back. No Mac here: torch.mps's state functions stand in, with a state of their own."""
+    from common import checkpoint as checkpoint_module
+    mps_state = torch.arange(16, dtype=torch.uint8)
+    restored = []
+    monkeypatch.setattr(checkpoint_module, "mps_available", lambda: True)
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda *a: mps_state.clone())
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda state, *a: restored.append(state))
+    cfg = TrainConfig(epochs=2, batch_size=20, lr=0.01, log_every=10, dropout=0.2)
+    saved = saved_after_one_epoch(small_data, tmp_path, cfg)
+    assert torch.equal(saved["mps_rng"], mps_state)
+    torch.save(saved, tmp_path / "t_last.pt")
+    model = build_model(cfg, torch.device("cpu"))
+    from common.optim import make_optimizer
+    optimizer, scheduler = make_optimizer(model, cfg, steps_total=100)
+    ckpt(tmp_path).resume(cfg, model, optimizer, scheduler, torch.Generator())
+    assert len(restored) == 1 and torch.equal(restored[0], mps_state)
+
+
+@pytest.mark.parametrize("saved_gpus, here", [(2, 1), (1, 2), (2, 2)])
+def test_resume_restores_the_gpus_both_machines_have(small_data, tmp_path, monkeypatch, saved_gpus, here):
+    """A checkpoint written with two GPUs' generator states (Kaggle's 2 x T4) resumes on one,
+    and one written on one resumes on two: the GPUs both machines have get their saved state."""
+    from common.optim import make_optimizer
+    cfg = TrainConfig(epochs=2, batch_size=20, lr=0.01, log_every=10, dropout=0.2)
+    saved = saved_after_one_epoch(small_data, tmp_path, cfg)
+    saved["cuda_rng"] = [torch.full((16,), i, dtype=torch.uint8) for i in range(saved_gpus)]
+    torch.save(saved, tmp_path / "t_last.pt")
+    restored = {}
+
+    def set_rng_state(state, device="cuda"):  # as torch does on a machine with `here` GPUs
+        index = torch.device(device).index if not isinstance(device, int) else device
+        if index >= here:
+            raise IndexError("list index out of range")
+        restored[index] = state
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: here)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", set_rng_state)
+    monkeypatch.setattr(torch.cuda.random, "set_rng_state", set_rng_state)
+    model = build_model(cfg, torch.device("cpu"))
+    optimizer, scheduler = make_optimizer(model, cfg, steps_total=100)
+    epoch, *_ = ckpt(tmp_path).resume(cfg, model, optimizer, scheduler, torch.Generator())
+    assert epoch == 1
+    both = min(saved_gpus, here)
+    assert sorted(restored) == list(range(both))
+    assert all(torch.equal(restored[i], saved["cuda_rng"][i]) for i in range(both))
+
+
+def test_a_checkpoints_generator_state_that_does_not_fit_is_one_paragraph(small_data, tmp_path):
+    cfg = TrainConfig(epochs=2, batch_size=20, lr=0.01, log_every=10)
+    saved = saved_after_one_epoch(small_data, tmp_path, cfg)
+    saved["torch_rng"] = torch.zeros(3, dtype=torch.uint8)
+    torch.save(saved, tmp_path / "t_last.pt")
+    with pytest.raises(DataError, match="random-number states do not fit.*without --resume"):
+        train(cfg, small_data, torch.device("cpu"), ckpt(tmp_path), resume=True, log=quiet)
