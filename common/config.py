@@ -6,6 +6,7 @@ one, one line in check().
 """
 import math
 import os
+import re
 from collections import namedtuple
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,9 +17,20 @@ from .errors import UsageError
 REPO = Path(__file__).resolve().parent.parent
 CIFAR_TRAIN_IMAGES = 50_000  # CIFAR-10's training set, before a validation split
 CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-# The constants "given in the exercises" (report 1.1.2).
+# The constants "given in the exercises" (report 1.1.2). The report's edition of the course sheet is not
+# at hand (the 2021 edition gives none); these are believed to be its because, with the genuine images'
+# statistics below, they give exactly the report's normalized mean and std.
 GIVEN_MEAN = (0.4914, 0.4822, 0.4465)
 GIVEN_STD = (0.247, 0.243, 0.261)
+# The genuine CIFAR-10 training images' per-channel mean and std on the [0, 1] scale, as widely
+# published (computed from torchvision's download, e.g. in the UvA Deep Learning Course's Tutorial 5,
+# Lippe; the std to 4 decimals also in Stevens, Antiga and Viehmann, "Deep Learning with PyTorch", 2020,
+# ch. 7). The JPEG copy here (../shared/cifar10) has slightly different statistics of its own.
+GENUINE_MEAN = (0.49139968, 0.48215841, 0.44653091)
+GENUINE_STD = (0.24703223, 0.24348513, 0.26158784)
+GENUINE_SOURCE = ("the published statistics of the genuine training images (mean 0.49139968, 0.48215841, "
+                  "0.44653091; std 0.24703223, 0.24348513, 0.26158784, computed from torchvision's download, "
+                  "e.g. in the UvA Deep Learning Course's Tutorial 5)")
 
 # The numbers of ../shared/seed/assignment2_report.txt, as SPEC.md lists them. The report gives
 # no parameter count (1.2.1: "Please refer to the source code"), so none is held here.
@@ -60,10 +72,27 @@ REPORT_WORDS = {
     "student/final_val_acc": ("80.3%", "a total validation accuracy of 80.3% in the last epoch"),
 }
 
+# The course's sheet at hand (jitinjami/CNNCIFAR10's assignment2.pdf), named once: what every "the
+# sheet's" on the pages refers to. Its numbering differs from the report's: its 1.1.3 is the report's
+# 1.1.4 and its 1.3.6 the report's 1.3.7 (the report's 1.1.3 and 1.3.6 are not in it).
+SHEET = ('the course\'s sheet "Exercise 5 - Assignment 2", Deep Learning Lab, dated October 19, 2021 '
+         "(the 2021 edition; the report's own edition is not at hand)")
+SHEET_NUMBERING = {"1.1.3": "1.1.4", "1.3.6": "1.3.7"}  # the sheet's question: the report's
+# The sheet's two targets, quoted: (the sheet's question, its words, the run and the record field judged,
+# the target: "close to" a value, or "over" it).
+SHEET_TARGETS = [
+    ("1.3.3", "The final validation accuracy should be close to 70%.", "baseline", "final_val_acc",
+     "close to", 70.0),
+    ("1.3.6", "Your best model should have a validation accuracy over 75%.", "student", "best_val_acc",
+     "over", 75.0),
+]
+
 
 def report_words(key):
-    """How the report writes REPORT's value at key ("baseline/final_test_acc"): "70.42%"."""
-    return REPORT_WORDS[key][0]
+    """How the report shows REPORT's value at key ("baseline/final_test_acc"): "70.42%", its LaTeX
+    rendered as the reader sees it ("-2.e^{-04}" is shown -2.e-04)."""
+    words = REPORT_WORDS[key][0]
+    return re.sub(r"\^\{([^}]*)\}", r"\1", words).replace("e + ", "e+")
 
 
 def report_value(key):

@@ -7,7 +7,7 @@ from typing import NamedTuple
 from ..config import REPORT_RUNS, TrainConfig, reading_of
 from ..results import read_record
 from .seeds import best_recipe_seeds, folder_settings, normalized_against_raw, seed_runs
-from .stats import RULE, Spread, all_of, higher, p_words, positive, similar
+from .stats import COVERAGE, RULE, Spread, agreement, all_of, higher, p_words, positive, similar
 
 
 def _fmt(value, digits=2):
@@ -173,25 +173,28 @@ def _claims(out, settings):
 
 def spread_table(out):
     """Markdown lines: each report run's seed-0 final test accuracy beside its spread over
-    seeds, and whether the report's value lies within it."""
+    seeds, the prediction interval for one more run, and where the report's value lies (the
+    grading table's rule, stats.agreement)."""
     lines = [
         "| run | seeds | seed 0 (%) | mean (%) | standard deviation | lowest (%) | highest (%) | report (%) "
-        "| "
-        "report within lowest to highest |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        f"| {COVERAGE:.0%} interval for one more run (%) | verdict |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for name, runs in seed_runs(out).items():
         label, report = REPORT_RUNS[name].title, REPORT_RUNS[name].report_acc
         values = _values(runs, final_test)
         if not values:
-            lines.append(f"| {label} | none yet | - | - | - | - | - | {report:.2f} | - |")
+            lines.append(f"| {label} | none yet | - | - | - | - | - | {report:.2f} | - | - |")
             continue
-        spread = Spread(values)
+        spread, found = Spread(values), agreement(report, values)
         seed0 = next((run["final_test_acc"] for seed, run, _, _ in runs if seed == 0), None)
-        inside = ("yes" if spread.holds(report) else "no") if spread.n > 1 else "one seed: no spread"
+        interval = f"{found.low:.2f} to {found.high:.2f}" if found else "one seed: no spread"
+        verdict = "-" if not found else found.verdict + (
+            f" ({found.seeds_to_tell} seeds would tell)" if found.seeds_to_tell else "")
         lines.append(
             f"| {label} | {', '.join(str(seed) for seed, *_ in runs)} | {_fmt(seed0)} | {spread.mean:.2f} | "
-            f"{_fmt(spread.std)} | {spread.low:.2f} | {spread.high:.2f} | {report:.2f} | {inside} |"
+            f"{_fmt(spread.std)} | {spread.low:.2f} | {spread.high:.2f} | {report:.2f} | {interval} | "
+            f"{verdict} |"
         )
     return lines
 
@@ -215,7 +218,9 @@ def section(out):
             + ("Each seed also draws its own validation images."
                if settings.get("val_split", TrainConfig().val_split) == "random"
                else "Every seed validates on the same images; the seed draws the weights, the order and the "
-               "dropout masks."),
+               "dropout masks.")
+            + " The verdict column is the grading table's rule: the report's value against the prediction "
+            "interval for one more run.",
             "",
         ]
         + spread_table(out)

@@ -5,12 +5,12 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from ..config import REPORT, report_value, report_words
+from ..config import (GENUINE_MEAN, GENUINE_STD, GIVEN_MEAN, GIVEN_STD, REPORT, SHEET_NUMBERING,
+                      SHEET_TARGETS, report_value, report_words)
 from ..results import read_record
 from .claims import claims, final_test, final_val
-from .readings import WITHIN
 from .seeds import normalized_against_raw, seed_runs
-from .stats import Spread, p_words
+from .stats import Spread, agreement, agreement_rule, p_words
 
 # REPORT.md's sections, by key: their headings are written once, here, and the grading
 # table's links are made from them.
@@ -46,6 +46,9 @@ class Row(NamedTuple):
     over_seeds: str
     verdict: str
     section: str  # a key of SECTIONS
+    # What a value's verdict was judged on (not shown): the report's value and the seeds' values.
+    report_value: float | None = None
+    values: tuple = ()
 
     def cells(self):
         return (f"| {self.question} | {self.what} | {self.report} | {self.seed0} | {self.over_seeds} | "
@@ -55,22 +58,16 @@ class Row(NamedTuple):
 HEAD = ["| question | what | report | this package, seed 0 | this package over seeds: mean (lowest to "
         "highest) | verdict | details |", "|---|---|---:|---:|---|---|---|"]
 NOT_GIVEN, NOT_RUN = "not given", "not run yet"
-RULE = (f"A value's verdict: the report's value lies *within seed noise* when it is at most {WITHIN:g} "
-        "standard deviations of this package's seeds from their mean (where one more seed's run, which "
-        "is what the report's one run is, would fall about 95 times in 100); a claim's verdict is "
-        f"[its test's]({anchor(SECTIONS['claims'])}).")
+def rule():
+    return (f"A value's verdict: {agreement_rule()}. A claim's verdict is "
+            f"[its test's]({anchor(SECTIONS['claims'])}).")
 
 
 def noise_verdict(report, values):
-    """"within seed noise (1.3 sd)" or "package lower (3.1 sd)": where the report's value lies
-    against this package's seeds; "-" with fewer than 2 seeds or none of a spread."""
-    spread = Spread(values)
-    if spread.n < 2 or not spread.std:
-        return "-"
-    distance = abs(spread.mean - report) / spread.std
-    if distance <= WITHIN:
-        return f"within seed noise ({distance:.1f} sd)"
-    return f"package {'lower' if spread.mean < report else 'higher'} ({distance:.1f} sd)"
+    """Where the report's value lies against this package's seeds (stats.agreement), in words;
+    "-" with fewer than 2 seeds or no spread."""
+    found = agreement(report, values)
+    return found.words() if found else "-"
 
 
 def _percent(value):
@@ -88,7 +85,7 @@ def _accuracy_row(question, what, key, runs, measure, section, epoch=None):
     ours = "-" if seed0 is None else _percent(measure(seed0)) + (
         f" (epoch {seed0['best_val_epoch']})" if epoch else "")
     return Row(question, what, shown, ours, Spread(values).words("%") if values else NOT_RUN,
-               noise_verdict(report, values), section)
+               noise_verdict(report, values), section, report, tuple(values))
 
 
 def _claim_rows(out):
@@ -128,12 +125,77 @@ def accuracy_rows(out):
                       runs["student"], final_test, "student"),
         _accuracy_row("1.3.7", "student's recipe, final validation accuracy", "student/final_val_acc",
                       runs["student"], final_val, "student"),
+        _accuracy_row("1.3.7", "student's recipe, best validation accuracy (the report's \"best accuracy\", "
+                      "read as validation: it names its epoch, as the validation curve's best)",
+                      "student/best_val_acc", runs["student"], _best_val, "student",
+                      epoch="student/best_val_epoch"),
     ]
     return rows
 
 
+def sheet_target_rows(out):
+    """A row for each of the sheet's targets (config.SHEET_TARGETS), labelled as the sheet's: the
+    report's run and this package's seeds against it."""
+    runs, rows = seed_runs(out), []
+    for sheet_question, words, run, field, kind, target in SHEET_TARGETS:
+        question = SHEET_NUMBERING.get(sheet_question, sheet_question)
+        values = [seed_run[field] for _, seed_run, _, _ in runs[run]]
+        seed0 = next((seed_run[field] for seed, seed_run, _, _ in runs[run] if seed == 0), None)
+        report = report_value(f"{run}/{field}")
+        rows.append(Row(question, f"the sheet's target (its {sheet_question}): \"{words}\"",
+                        report_words(f"{run}/{field}"), "-" if seed0 is None else _percent(seed0),
+                        Spread(values).words("%") if values else NOT_RUN,
+                        target_verdict(kind, target, report, values), _SECTION_OF_RUN[run]))
+    return rows
+
+
+_SECTION_OF_RUN = {"baseline": "baseline", "student": "student"}
+
+
+def target_verdict(kind, target, report, values):
+    """"met by the report and by all 3 seeds", or for "close to": how close the farthest is."""
+    if kind == "over":
+        met = sum(v > target for v in values)
+        seeds = f"all {len(values)} seeds" if met == len(values) else f"{met} of {len(values)} seeds"
+        return f"{'met' if report > target else 'not met'} by the report; met by {seeds}"
+    farthest = max(abs(v - target) for v in [report, *values])
+    return (f"the report and every seed within {farthest:.2f} points of {target:g}% (the sheet sets no "
+            f"tolerance)")
+
+
 def _largest_difference(ours, theirs):
     return max(abs(a - b) for a, b in zip(ours, theirs))
+
+
+# 1.1.2's statistics, and the decimals the report writes each to.
+NORMALIZED = {"normalized_mean": ("mean", 4), "normalized_std": ("std", 3)}
+
+
+def genuine_normalized():
+    """1.1.2 on the genuine images: their published mean and std (config.GENUINE_*) normalized by
+    the given constants, {"normalized_mean": [...], "normalized_std": [...]}."""
+    return {"normalized_mean": [(m - g) / s for m, g, s in zip(GENUINE_MEAN, GIVEN_MEAN, GIVEN_STD)],
+            "normalized_std": [s / g for s, g in zip(GENUINE_STD, GIVEN_STD)]}
+
+
+def genuine_words(key):
+    """"-0.0000, -0.0002, 0.0001": the genuine images' value at the report's decimals."""
+    return ", ".join(f"{x:.{NORMALIZED[key][1]}f}" for x in genuine_normalized()[key])
+
+
+def genuine_gives_the_reports(key):
+    """Whether the genuine images give the report's value at the decimals the report writes."""
+    decimals = NORMALIZED[key][1]
+    return all(abs(round(g, decimals) - r) < 0.5 * 10 ** -decimals
+               for g, r in zip(genuine_normalized()[key], REPORT[key]))
+
+
+def normalized_verdict(key, ours):
+    """1.1.2's verdict: whose values the report's are, and how far this copy's lie from them."""
+    gap = _largest_difference(ours, genuine_normalized()[key])
+    whose = ("the report's, as the genuine images give them" if genuine_gives_the_reports(key)
+             else "not the report's: the genuine images give")
+    return f"{whose} ({genuine_words(key)}); this JPEG copy's differ from them by up to {gap:.4f}"
 
 
 def _data_rows(out):
@@ -148,14 +210,12 @@ def _data_rows(out):
                     f"{counts[0]:,} / {counts[1]:,}", "-",
                     "same" if counts == (REPORT["train_images"], REPORT["test_images"]) else "differs",
                     "data")]
-        for what, key in (("mean", "normalized_mean"), ("std", "normalized_std")):
+        for key, (what, _) in NORMALIZED.items():
             ours = data[key]
-            gap = _largest_difference(ours, REPORT[key])
             rows.append(Row("1.1.2", f"{what} of each channel after normalization", report_words(key),
-                            ", ".join(f"{x:.4f}" for x in ours), "-", f"largest difference {gap:.4f}",
-                            "data"))
+                            ", ".join(f"{x:.4f}" for x in ours), "-", normalized_verdict(key, ours), "data"))
         rows += [
-            Row("1.1.3", "`mean_and_std` against the sheet's given constants", NOT_GIVEN,
+            Row("1.1.3", "`mean_and_std` against the constants the report was given", NOT_GIVEN,
                 f"mean to {data.get('mean_agrees_to_decimals', '?')} decimals, std to "
                 f"{data.get('std_agrees_to_decimals', '?')}", "-", "-", "data"),
             Row("1.1.4", "training / validation images", NOT_GIVEN,
@@ -186,12 +246,12 @@ def rows(out):
     accuracy = accuracy_rows(out)
     claimed = _claim_rows(out)
     by_question = {}
-    for row in accuracy + claimed + _prediction_row(out):
+    for row in accuracy + sheet_target_rows(out) + claimed + _prediction_row(out):
         by_question.setdefault(row.question, []).append(row)
     ordered = _data_rows(out)
     steps = read_record(Path(out) / "q1_3_train.json") or {}
     if steps.get("steps"):
-        ordered.append(Row("1.3.1", "training loss and accuracy every 200 steps", "a figure",
+        ordered.append(Row("1.3.1", "training loss and accuracy every 200 steps", "logged, not shown",
                            f"{len(steps['steps'])} points", "-", "-", "steps"))
     for question in sorted(by_question):
         ordered += by_question[question]
@@ -206,5 +266,5 @@ def table(out):
 
 def section(out):
     """REPORT.md's opening: the grading table and the rule of its verdicts."""
-    return ["## Grading table", "", *table(out), "", RULE, ""]
+    return ["## Grading table", "", *table(out), "", rule(), ""]
 

@@ -8,17 +8,13 @@ from ..config import READING_TITLES, READINGS, REPORT_RUNS, reading_folder
 from .seeds import seed_runs
 from .stats import HOLDS, UNSURE, Spread, p_words
 
-# A run's report value lies "within" a reading when it is at most this many pooled seed
-# standard deviations from that reading's mean: about the range in which one more seed's run
-# (which is what the report's single run is) would fall 95 times in 100.
-WITHIN = 2.0
 FIT_RULE = (
-    f"For each run, the distance of a reading's mean over seeds from the report's value, in units of the "
-    f"pooled sample standard deviation of that run's seeds under both readings (so both readings are "
-    f"measured in the same unit). Where both readings have at least two seeds of a run, the reading with "
-    f"the smaller distance fits that run better; a distance of at most {WITHIN:g} counts as within the "
-    f"reading's seed noise. Overall, the reading with the smaller root-mean-square distance over those "
-    f"runs fits better."
+    "For each run, the distance of a reading's mean over seeds from the report's value, in units of the "
+    "pooled sample standard deviation of that run's seeds under both readings (so both readings are "
+    "measured in the same unit). Where both readings have at least two seeds of a run, the reading with the "
+    "smaller distance fits that run better, and neither where the two are equal as shown. Overall, the "
+    "reading with the smaller root-mean-square distance over those runs fits better. This measures fit "
+    "only: whether the report's value agrees with a reading's seeds is the grading table's rule."
 )
 
 
@@ -60,14 +56,25 @@ def fits(out):
         samples = {reading: tests[reading][name] for reading in READINGS}
         away = distances(report, samples)
         decided = len(away) == len(READINGS) and all(len(v) >= 2 for v in samples.values())
-        closer = min(away, key=away.get) if decided else None
+        closer = nearer(away) if decided else None
         rows.append((name, report, samples, away, closer))
         if closer:
             for reading in READINGS:
                 shared[reading].append(away[reading])
     rms = {reading: math.sqrt(sum(d * d for d in ds) / len(ds)) for reading, ds in shared.items() if ds}
-    overall = min(rms, key=rms.get) if len(rms) == len(READINGS) else None
+    overall = nearer(rms) if len(rms) == len(READINGS) else None
     return rows, overall, rms
+
+
+def nearer(away):
+    """The reading with the smaller distance, TIE where the distances are equal as shown (0.1)."""
+    shown = {reading: round(distance, 1) for reading, distance in away.items()}
+    best = min(shown.values())
+    closest = [reading for reading, distance in shown.items() if distance == best]
+    return closest[0] if len(closest) == 1 else TIE
+
+
+TIE = "neither (equal)"
 
 
 def _spread(values):
@@ -84,15 +91,13 @@ def _decided(rows):
 
 
 def distance_words(distance):
-    """"1.2", or "3.1 (outside)" beyond WITHIN: a distance cell of the readings' table."""
-    return f"{distance:.1f}" + ("" if distance <= WITHIN else " (outside)")
+    """"1.2": a distance cell of the readings' table."""
+    return f"{distance:.1f}"
 
 
-def _closer_words(closer, away):
-    """The "fits better" cell: the nearer reading, and whether both lie within seed noise."""
-    if not closer:
-        return "-"
-    return closer + (" (both within seed noise)" if all(d <= WITHIN for d in away.values()) else "")
+def _closer_words(closer):
+    """The "fits better" cell: the nearer reading, a tie, or "-" where it cannot be told."""
+    return closer or "-"
 
 
 def _name(reading):
@@ -105,19 +110,23 @@ def summary(out):
     rows, overall, rms = fits(out)
     if not any(samples["sheet"] for _, _, samples, _, _ in rows):
         return None
-    differ = differing_claims(out)
-    fit = (
-        (
-            f"the report's numbers fit {_name(overall)} better (root-mean-square distance "
-            + " against ".join(f"{rms[r]:.1f} under {_name(r)}" for r in READINGS)
-            + f", in pooled seed standard deviations, {_decided(rows)})"
-        )
-        if overall
-        else "which reading the report's numbers fit cannot be told yet (fewer than two seeds of a run "
-        "under both)"
-    )
-    flips = (f"{len(differ)} of the claims' verdicts differ between them ({'; '.join(differ)})" if differ
-             else "no claim's verdict differs between them so far")
+    differ, one_sided = differing_claims(out), told_under_one_reading(out)
+    def distances_words():
+        return (" against ".join(f"{rms[r]:.1f} under {_name(r)}" for r in READINGS)
+                + f", in pooled seed standard deviations, {_decided(rows)}")
+    if overall == TIE:
+        fit = ("the report's numbers fit both readings equally (root-mean-square distance "
+               f"{distances_words()})")
+    elif overall:
+        fit = (f"the report's numbers fit {_name(overall)} better (root-mean-square distance "
+               f"{distances_words()})")
+    else:
+        fit = ("which reading the report's numbers fit cannot be told yet (fewer than two seeds of a run "
+               "under both)")
+    flips = (f"{len(differ)} of the claims' verdicts are opposite between them ({'; '.join(differ)})"
+             if differ else "no claim's verdict is opposite between them")
+    if one_sided:
+        flips += f", and {len(one_sided)} told under one reading only ({'; '.join(one_sided)})"
     return f"Where the report is silent (where dropout sits, how many validation images): {fit}; {flips}."
 
 
@@ -132,6 +141,14 @@ def differing_claims(out):
     package, sheet = verdicts["package"], verdicts["sheet"]
     return [f"{a.short}: {a.verdict} against {b.verdict}" for a, b in zip(package, sheet)
             if a.verdict != b.verdict and UNSURE not in (a.verdict, b.verdict)]
+
+
+def told_under_one_reading(out):
+    """The short words of each claim told (holds or not) under one reading and not the other."""
+    verdicts = claims_by_reading(out)
+    return [f"{a.short}: {a.verdict} under {_name('package')}, {b.verdict} under {_name('sheet')}"
+            for a, b in zip(verdicts["package"], verdicts["sheet"])
+            if a.verdict != b.verdict and UNSURE in (a.verdict, b.verdict)]
 
 
 def section(out):
@@ -167,10 +184,16 @@ def section(out):
             + " | ".join(cells)
             + " | "
             + " | ".join(far)
-            + f" | {_closer_words(closer, away)} |"
+            + f" | {_closer_words(closer)} |"
         )
     lines += ["", f"The rule: {FIT_RULE}", ""]
-    if overall:
+    if overall == TIE:
+        lines.append(
+            "Overall the report's numbers fit both readings equally: root-mean-square distance "
+            + ", ".join(f"{rms[r]:.2f} under {r}" for r in READINGS)
+            + f", {_decided(rows)}."
+        )
+    elif overall:
         lines.append(
             f"Overall the report's numbers fit **{_name(overall)}** better: root-mean-square distance "
             + ", ".join(f"{rms[r]:.2f} under {r}" for r in READINGS)

@@ -1,11 +1,12 @@
-"""How far a number from one run can be trusted: the spread over seeds, and a verdict on a
-claim that compares runs, from Welch's t-test (scipy's) at a stated level.
+"""How far a number from one run can be trusted: the spread over seeds, whether the report's
+one run agrees with this package's seeds (a prediction interval for one more run), and a
+verdict on a claim that compares runs, from Welch's t-test (scipy's) at a stated level.
 
 A verdict is one of HOLDS, FAILS (the data say the opposite), or UNSURE (these seeds
 cannot tell: too few, or a spread too wide for the difference).
 """
+import functools
 import math
-import statistics
 import warnings
 from dataclasses import dataclass
 
@@ -38,12 +39,17 @@ class Spread:
 
     @property
     def mean(self):
-        return statistics.mean(self.values)
+        return math.fsum(self.values) / self.n
 
     @property
     def std(self):
-        """The sample standard deviation; None for a single value."""
-        return statistics.stdev(self.values) if self.n > 1 else None
+        """The sample standard deviation; None for a single value. Summed with math.fsum (as
+        statistics.fmean does): statistics.stdev's exact fractions cost the coverage simulation
+        a minute for no digit that a page shows."""
+        if self.n < 2:
+            return None
+        mean = self.mean
+        return math.sqrt(math.fsum((x - mean) ** 2 for x in self.values) / (self.n - 1))
 
     @property
     def low(self):
@@ -60,9 +66,87 @@ class Spread:
             return f"{self.mean:.2f}{unit} {single}"
         return f"{self.mean:.2f}{unit} ({self.low:.2f} to {self.high:.2f}, {self.n} seeds)"
 
-    def holds(self, value):
-        """Whether value lies within the lowest and the highest of these seeds."""
-        return self.low <= value <= self.high
+
+# The one rule for "does the report's value agree with this package's seeds": the report's value
+# is one run, so it is judged against where one more run of the package would fall.
+COVERAGE = 0.95
+WITHIN, CANNOT_TELL = "within seed noise", "cannot tell at {n} seeds"
+AGREEMENT_RULE = (
+    f"the report's value is one run, so it is set against the {COVERAGE:.0%} prediction interval for one "
+    f"more run of this package: mean ± t × s × √(1 + 1/n), from the n seeds the value has (s their sample "
+    f"standard deviation, t Student's {1 - (1 - COVERAGE) / 2:.3g} quantile with n − 1 degrees of freedom: "
+    f"at 3 seeds the mean ± {{k3:.2f}} s). Outside it, the package is *higher* or *lower* (a run of the "
+    f"package itself falls outside {1 - COVERAGE:.0%} of the time: `tests/test_verdicts.py` checks it by "
+    f"simulation). Inside it, the value is *within seed noise* where it also lies within the mean "
+    f"± {{z:.2f}} s that many seeds of the same spread would give, and otherwise *cannot tell at n "
+    f"seeds*, with the number of seeds at which it would lie outside if the mean and spread held"
+)
+
+
+@functools.lru_cache(maxsize=None)
+def _t_quantile(dof, coverage=COVERAGE):
+    from scipy.stats import t
+    return float(t.ppf(1 - (1 - coverage) / 2, dof))
+
+
+def interval_factor(n, coverage=COVERAGE):
+    """The prediction interval's half-width in sample standard deviations at n seeds."""
+    return _t_quantile(n - 1, coverage) * math.sqrt(1 + 1 / n)
+
+
+def agreement_rule():
+    return AGREEMENT_RULE.format(k3=interval_factor(3), z=_normal_quantile())
+
+
+@functools.lru_cache(maxsize=None)
+def _normal_quantile(coverage=COVERAGE):
+    from scipy.stats import norm
+    return float(norm.ppf(1 - (1 - coverage) / 2))
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Where the report's value lies against the seeds: the prediction interval (low, high) for
+    one more run, the verdict, and (for "cannot tell") the seeds that would tell."""
+    value: float
+    spread: Spread
+    low: float
+    high: float
+    verdict: str
+    seeds_to_tell: int | None = None
+
+    @property
+    def inside(self):
+        return self.low <= self.value <= self.high
+
+    def words(self):
+        """"within seed noise (95% interval 68.2 to 70.8)", "package lower (report outside the 95%
+        interval 78.9 to 80.0)", "cannot tell at 3 seeds (95% interval ...; 6 would tell)"."""
+        interval = f"{COVERAGE:.0%} interval {self.low:.2f} to {self.high:.2f}"
+        if not self.inside:
+            return f"{self.verdict} (report outside the {interval})"
+        if self.seeds_to_tell:
+            return f"{self.verdict} ({interval}; {self.seeds_to_tell} seeds would tell if the spread held)"
+        return f"{self.verdict} ({interval})"
+
+
+def agreement(value, values, coverage=COVERAGE, most_seeds=1000):
+    """The report's value against these seeds' values (AGREEMENT_RULE); None with fewer than 2
+    seeds or no spread."""
+    spread = Spread(list(values))
+    if spread.n < 2 or not spread.std:
+        return None
+    half = interval_factor(spread.n, coverage) * spread.std
+    low, high = spread.mean - half, spread.mean + half
+    gap = abs(value - spread.mean)
+    if not low <= value <= high:
+        side = "lower" if spread.mean < value else "higher"
+        return Agreement(value, spread, low, high, f"package {side}")
+    if gap <= _normal_quantile(coverage) * spread.std:
+        return Agreement(value, spread, low, high, WITHIN)
+    tell = next((n for n in range(spread.n + 1, most_seeds + 1)
+                 if interval_factor(n, coverage) * spread.std < gap), None)
+    return Agreement(value, spread, low, high, CANNOT_TELL.format(n=spread.n), tell)
 
 
 def _p(test, *args, **kwargs):
