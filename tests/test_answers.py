@@ -214,3 +214,22 @@ def test_each_answer_is_in_the_sheets_two_or_three_sentences():
 def test_the_critique_of_the_reports_1d_answer_says_it_names_one_kind_of_data_of_two():
     critique = ANSWERS.split("## 1.4.3")[1].split("## 1.4.4")[0]
     assert "one kind of data" in critique and "two" in critique
+
+
+def test_the_grading_tables_1_4_rows_quote_the_report_and_follow_the_answers():
+    """Each 1.4 row's question is a heading of q1_4_answers.md, and its report cell is the report's
+    own words (each quoted piece found in the report's text), or says the report left it blank."""
+    from common.reporting.grading import ANSWERS as ROWS
+    report = REPO_ROOT.parent / "shared" / "seed" / "assignment2_report.txt"
+    headings = re.findall(r"^## (1\.4\.\d)", ANSWERS, re.M)
+    assert [row[0] for row in ROWS] == headings == ["1.4.1", "1.4.2", "1.4.3", "1.4.4"]
+    if not report.is_file():
+        pytest.skip(f"{report} is not here: the report's text comes with ../shared beside the clone")
+    text = " ".join(report.read_text().split())
+    for question, _, said, _, _ in ROWS:
+        quoted = [piece for quote in re.findall(r'"([^"]+)"', said) for piece in quote.split(" ... ")]
+        assert quoted or said == "left blank", question
+        assert all(piece in text for piece in quoted), question
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -5,12 +5,12 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from ..config import (GENUINE_MEAN, GENUINE_STD, GIVEN_MEAN, GIVEN_STD, REPORT, SHEET_NUMBERING,
-                      SHEET_TARGETS, report_value, report_words)
+from ..config import (GENUINE_MEAN, GENUINE_STD, GIVEN_MEAN, GIVEN_STD, REPORT, REPORT_RUNS, SHEET,
+                      SHEET_NUMBERING, SHEET_TARGETS, reading_folder, reading_of, report_value, report_words)
 from ..results import read_record
 from .claims import claims, final_test, final_val
-from .seeds import normalized_against_raw, seed_runs
-from .stats import Spread, agreement, agreement_rule, p_words
+from .seeds import folder_settings, normalized_against_raw, seed_runs
+from .stats import FAILS, HOLDS, WITHIN, Spread, agreement, agreement_rule, p_words
 
 # REPORT.md's sections, by key: their headings are written once, here, and the grading
 # table's links are made from them.
@@ -255,16 +255,109 @@ def rows(out):
                            f"{len(steps['steps'])} points", "-", "-", "steps"))
     for question in sorted(by_question):
         ordered += by_question[question]
-    ordered.append(Row("1.4", "written answers (1.4.2 left blank by the report)", "-", "answered", "-", "-",
-                       "answers"))
+    ordered += [Row(question, what, report, ours, "-", verdict, "answers")
+                for question, what, report, ours, verdict in ANSWERS]
     return ordered
+
+
+# 1.4: each question, the report's answer in its words, the gist of q1_4_answers.md's, and how they
+# compare (tests/test_answers.py finds each question's heading there and each quote in the report).
+ANSWERS = [
+    ("1.4.1", "what softmax is, and why it is the last layer",
+     "\"used as an activation function ... to normalize the outputs as a probability\"",
+     "a probability distribution over the classes; last because the loss scores it as the true class's "
+     "likelihood", "the report's answer: right on what, silent on why"),
+    ("1.4.2", "the sheet's items 2 (momentum) and 3 (convolutional against fully-connected layers)",
+     "left blank", "momentum: a running velocity of gradients; a convolution: one small filter shared "
+     "across positions, which suits local, shift-invariant image features", "answered here only"),
+    ("1.4.3", "two kinds of data for 1D convolution", "\"a time series\"",
+     "time series (sensor, ECG recordings) and text as word embeddings", "the report names one kind of two"),
+    ("1.4.4", "what dropout does", "\"weights get set to 0\" in training, unchanged at test",
+     "zeroes activations (not weights) at random in training, the identity at test; a regularizer "
+     "against over-fitting", "the report's answer: wrong on what is zeroed"),
+]
 
 
 def table(out):
     return [*HEAD, *(row.cells() for row in rows(out))]
 
 
+def _kernel_families(out):
+    """The CPU kernel families the folder's records name ("AVX512 and AVX2"), or None."""
+    families = []
+    for path in sorted(Path(out).rglob("q1_*.json")):
+        record = read_record(path) or {}
+        for env in [record.get("env") or {}, *((run or {}).get("env") or {}
+                                               for run in (record.get("runs") or {}).values())]:
+            family = env.get("cpu_capability")
+            if family and family not in families:
+                families.append(family)
+    return " and ".join(families) or None
+
+
+def summary(out, graded_rows):
+    """REPORT.md's opening, in the parts of the ML Reproducibility Challenge's summary; every number
+    from the records (graded_rows: this folder's grading rows)."""
+    valued = [row for row in graded_rows if len(row.values) >= 2]
+    found = [agreement(row.report_value, row.values) for row in valued]
+    within = sum(a.verdict == WITHIN for a in found)
+    outside = [(row, a) for row, a in zip(valued, found) if not a.inside]
+    unsure = len(found) - within - len(outside)
+    verdicts = claims(out)
+    held = sum(c.verdict == HOLDS for c in verdicts)
+    failed = [c.short for c in verdicts if c.verdict == FAILS]
+    seeds = sorted({len(runs) for runs in seed_runs(out).values() if runs})
+    model = read_record(Path(out) / "q1_2_model.json") or {}
+    data = read_record(Path(out) / "q1_1_data.json") or {}
+    families = _kernel_families(out)
+    reading = reading_of(folder_settings(out)) or "package"
+    largest = max(outside, key=lambda pair: abs(pair[0].report_value - pair[1].spread.mean), default=None)
+    copy = (" (it moves 1.1.2's statistics by up to "
+            f"{max(_largest_difference(data[k], genuine_normalized()[k]) for k in NORMALIZED):.4f}; what it "
+            "does to the accuracies is not measured here)" if data else "")
+    seed_words = (f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}") if seeds else "no"
+    other = (f"the other reading: [{SECTIONS['readings']}]({anchor(SECTIONS['readings'])})"
+             if reading == "package" and reading_folder(out, "sheet").is_dir()
+             else "this package's reading: the top folder's REPORT.md" if reading != "package"
+             else "the other reading: not run in this folder")
+    unsure_claims = len(verdicts) - held - len(failed)
+    lines = [
+        "## Reproducibility summary",
+        "",
+        f"- **Scope**: the report's {len(valued)} accuracies that seeds can judge and its {len(verdicts)} "
+        "claims (1.3.3-1.3.7), each a row of the grading table below, with 1.1's data, 1.2's network and "
+        "1.4's answers.",
+        "- **Method**: this package's own PyTorch code, one script per question, trained on CPUs"
+        + (f" ({families} kernels)" if families else "")
+        + f"; each of the report's {len(REPORT_RUNS)} training runs with {seed_words} seeds, under "
+        f"{'this package' if reading == 'package' else 'the course sheet'}'s reading of what the report "
+        f"leaves open ({other}); on a JPEG copy of CIFAR-10{copy}.",
+        f"- **Sheet**: every \"sheet's\" is {SHEET}; its "
+        + " and ".join(f"{sheet} is the report's {ours}" for sheet, ours in SHEET_NUMBERING.items()) + ".",
+        f"- **Result**: of the {len(valued)} accuracies, {within} lie within seed noise, {unsure} cannot be "
+        f"told at the seeds run and {len(outside)} lie outside this package's 95% interval"
+        + (f" (the largest gap: {largest[0].what.split(' (')[0]}, {largest[0].report} against a mean of "
+           f"{largest[1].spread.mean:.2f}%)" if largest else "")
+        + f"; of the {len(verdicts)} claims, {held} hold"
+        + (f" and {len(failed)} {'does' if len(failed) == 1 else 'do'} not ({'; '.join(failed)})"
+           if failed else "")
+        + (f", {unsure_claims} cannot be told" if unsure_claims else "")
+        + ".",
+        "- **What was easy**: the data, the network"
+        + (f" ({model['total_params']:,} parameters)" if model else "")
+        + " and the baseline's settings, which the report and the sheet give in full.",
+        "- **What was difficult**: what the report leaves open: where its dropout layers sit and how many "
+        "images it validates on (hence two readings), what its \"total accuracy\" is (read as the final "
+        "validation accuracy), and its ten 1.3.6 images (a shuffled loader's, not these).",
+        "- **Contact with the author**: none.",
+        "",
+    ]
+    return lines
+
+
 def section(out):
-    """REPORT.md's opening: the grading table and the rule of its verdicts."""
-    return ["## Grading table", "", *table(out), "", rule(), ""]
+    """REPORT.md's opening: the summary, the grading table and the rule of its verdicts."""
+    graded_rows = rows(out)
+    return [*summary(out, graded_rows), "## Grading table", "", *HEAD,
+            *(row.cells() for row in graded_rows), "", rule(), ""]
 
