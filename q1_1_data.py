@@ -31,9 +31,9 @@ def main():
     args = cli.parse(cli.base_parser(__doc__))
     # Heavy imports after parsing: --help answers at once.
     import torch
-    from common.data import CLASSES, GIVEN_MEAN, GIVEN_STD, load_data, mean_and_std, normalize
+    from common.data import CLASSES, GIVEN_MEAN, GIVEN_STD, data_info, load_data, mean_and_std, normalize
     from common.reporting.figures import SAMPLE_INDICES, draw_samples
-    from common.results import data_info, write_record
+    from common.results import write_record
     started = time.perf_counter()
     device = torch.device("cpu")  # statistics of 60,000 images need no accelerator
     data, train_idx, val_idx = load_data(args)

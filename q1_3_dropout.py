@@ -73,11 +73,11 @@ def main():
     args = cli.parse(parser)
     # Heavy imports after parsing: --help answers at once.
     from common.checkpoint import Checkpoints
-    from common.data import load_data, to_device
+    from common.data import data_info, load_data, to_device
     from common.predict import shown_images
     from common.reporting.figures import draw_curves
     from common.train import train_or_reuse
-    from common.results import data_info, read_record, write_record
+    from common.results import read_record, write_record
     started = time.perf_counter()
     configs = {
         f"{p:g}": cli.config_from_args(args, BASELINE, QUICK["dropout"], dropout=p) for p in args.dropouts

@@ -25,10 +25,10 @@ def main():
     args = cli.parse(parser)
     # Heavy imports after parsing: --help answers at once.
     from common.checkpoint import Checkpoints
-    from common.data import load_data, to_device
+    from common.data import data_info, load_data, to_device
     from common.reporting.figures import TIME_FIGURE, draw_curves, draw_time
     from common.train import train_or_reuse
-    from common.results import data_info, read_record, write_record
+    from common.results import read_record, write_record
     started = time.perf_counter()
     if args.no_tta:
         args.tta_flip = args.tta_shift = False

@@ -19,9 +19,9 @@ def main():
     args = cli.parse(parser)
     # Heavy imports after parsing: --help answers at once.
     from common.checkpoint import Checkpoints
-    from common.data import load_data, to_device
+    from common.data import data_info, load_data, to_device
     from common.reporting.figures import draw_curves, draw_steps
-    from common.results import COMMON_KEYS, data_info, read_record, write_record
+    from common.results import COMMON_KEYS, read_record, write_record
     from common.train import train_or_reuse
     started = time.perf_counter()
     cfg = cli.config_from_args(args, BASELINE, QUICK["baseline"])

@@ -207,6 +207,14 @@ class TrainConfig:
     tta_shift: bool = setting(False, "at the final evaluations, also average the image's 1-pixel "
                               "diagonal shifts", recipe_only=True)
 
+    @classmethod
+    def from_record(cls, saved):
+        """The settings a record's "train_config" holds (JSON: lists for tuples); a setting it lacks
+        (added to the package later) had its default then; a name it has that this version lacks is
+        refused by the dataclass."""
+        defaults = asdict(cls())
+        return cls(**{k: tuple(v) if isinstance(defaults.get(k), tuple) else v for k, v in saved.items()})
+
     def check(self):
         """Refuse impossible settings with a message that names the flag."""
         rules = [

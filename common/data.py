@@ -3,6 +3,7 @@
 The whole data set is held as one uint8 tensor (N x 3 x 32 x 32) per part; training
 batches are slices of a shuffled index, so no per-image Python runs in the hot path.
 """
+import hashlib
 import io
 import os
 import pickle
@@ -285,6 +286,37 @@ def subset_for_quick(data, n_train, n_test, seed=0):
     te = torch.randperm(len(data.test_labels), generator=g)[:n_test].sort().values
     return Cifar10(data.train_images[tr], data.train_labels[tr], data.test_images[te],
                    data.test_labels[te], data.root, data.checksum_verified)
+
+
+def fingerprint(data, train_idx, val_idx):
+    """{"train", "val", "test"}: a SHA-256 (first 16 hex digits) of each part's images and labels in
+    their order, so a record names the very tensors it trained on; a replay on another copy of
+    CIFAR-10 (the genuine download against the JPEG copy) is then told apart from a mismatch."""
+    def digest(images, labels):
+        h = hashlib.sha256(images.contiguous().numpy().tobytes())
+        h.update(labels.numpy().astype("int64").tobytes())
+        return h.hexdigest()[:16]
+    return {"train": digest(data.train_images[train_idx], data.train_labels[train_idx]),
+            "val": digest(data.train_images[val_idx], data.train_labels[val_idx]),
+            "test": digest(data.test_images, data.test_labels)}
+
+
+def data_info(data, train_idx, val_idx):
+    """A record's "data": its folder (relative, never this machine's absolute path), whether its
+    checksums were verified, the sizes, and the fingerprint of the tensors (common.verify)."""
+    return {"dir": portable_path(data.root), "checksum_verified": data.checksum_verified,
+            "n_train": len(train_idx), "n_val": len(val_idx), "n_test": len(data.test_labels),
+            "fingerprint": fingerprint(data, train_idx, val_idx)}
+
+
+def portable_path(path):
+    """path relative to the working folder where it lies under it, else its last part only: a record
+    travels with the package, and another machine's absolute path says nothing to its reader."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def batches(n, batch_size, generator, device):

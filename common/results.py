@@ -23,11 +23,6 @@ def env_info(device):
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": threads}
 
 
-def data_info(data, train_idx, val_idx):
-    return {"dir": data.root, "checksum_verified": data.checksum_verified,
-            "n_train": len(train_idx), "n_val": len(val_idx), "n_test": len(data.test_labels)}
-
-
 # The keys every record has; the rest are the question's results.
 COMMON_KEYS = ("config", "data", "env", "quick", "quick_settings", "seconds", "figures")
 NO_DATA = {"dir": None, "checksum_verified": None, "n_train": None, "n_val": None, "n_test": None}

@@ -10,6 +10,7 @@ import math
 import statistics
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -192,7 +193,7 @@ class Progress:
         interval_rate = images / (now - self.last)
         self.rate = interval_rate if self.rate is None else 0.7 * self.rate + 0.3 * interval_rate
         self.last = now
-        left = self.images_left - step * self.cfg.batch_size
+        left = max(0, self.images_left - step * self.cfg.batch_size)
         self.steps.append({"epoch": self.epoch, "step": (self.epoch - 1) * self.steps_per_epoch + step,
                            "loss": loss, "acc": acc})
         self.log(
@@ -255,14 +256,19 @@ def train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, report_steps, fl
     return loss, 100.0 * epoch_correct.item() / n
 
 
-def train(cfg, data, device, checkpoints=None, resume=False, log=print):
-    """Train cfg's model on data (a DeviceData), as the report's 1.3.1 does: every epoch a
-    pass over the training images, then the validation accuracy, keeping the best weights.
+class Start(NamedTuple):
+    """What a run starts from: the seeded model and everything that draws or schedules."""
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    lookahead: object
+    flips: object  # epoch -> which images to mirror, or None
+    shuffle: torch.Generator  # the batch order's
+    steps_per_epoch: int
 
-    Returns (the SPEC's result keys, the final model, the best-validation model). With
-    checkpoints, the whole state is saved after every epoch, so resume continues from the
-    last finished one and ends with the numbers an uninterrupted run would have given.
-    """
+
+def start(cfg, data, device):
+    """cfg's run at its first step (train and replay begin alike): checked, seeded, built."""
     cfg.check()
     check_precision(cfg.precision, device)
     n_train = len(data.train_y)
@@ -271,7 +277,48 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
     optimizer, scheduler = make_optimizer(model, cfg, cfg.epochs * steps_per_epoch)
     lookahead = Lookahead(model, cfg.epochs * steps_per_epoch) if cfg.lookahead else None
     flips = alternating_flips(n_train, cfg.seed, device) if cfg.alternate_flip else lambda epoch: None
-    shuffle = torch.Generator().manual_seed(cfg.seed)
+    return Start(model, optimizer, scheduler, lookahead, flips, torch.Generator().manual_seed(cfg.seed),
+                 steps_per_epoch)
+
+
+class _Enough(Exception):
+    """Raised by replay's log once it has the points it wants."""
+
+
+def replay(cfg, data, device, points, log=print):
+    """The first `points` entries of the run's 200-step log (cfg.log_every), trained again from the
+    start exactly as train does: [{"epoch", "step", "loss", "acc"}]."""
+    run = start(cfg, data, device)
+    sgd_step = make_steps(run.model, run.optimizer, run.scheduler, cfg, device, log=lambda *_: None)
+    logged = []
+    progress = Progress(cfg, run.steps_per_epoch, points * cfg.log_every * cfg.batch_size, logged, log)
+
+    def report(step, images, loss, acc):
+        progress(step, images, loss, acc)
+        if len(logged) == points:
+            raise _Enough
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            progress.start_epoch(epoch)
+            train_epoch(sgd_step, run.model, run.scheduler, data, cfg=cfg, shuffle=run.shuffle,
+                        report_steps=report, flips=run.flips(epoch), lookahead=run.lookahead,
+                        steps_before=(epoch - 1) * run.steps_per_epoch)
+            progress.end_epoch(len(data.train_y))
+    except _Enough:
+        pass
+    return logged
+
+
+def train(cfg, data, device, checkpoints=None, resume=False, log=print):
+    """Train cfg's model on data (a DeviceData), as the report's 1.3.1 does: every epoch a
+    pass over the training images, then the validation accuracy, keeping the best weights.
+
+    Returns (the SPEC's result keys, the final model, the best-validation model). With
+    checkpoints, the whole state is saved after every epoch, so resume continues from the
+    last finished one and ends with the numbers an uninterrupted run would have given.
+    """
+    n_train = len(data.train_y)
+    model, optimizer, scheduler, lookahead, flips, shuffle, steps_per_epoch = start(cfg, data, device)
     history = {
         key: [] for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
     }

@@ -1,5 +1,6 @@
 """Questions 1.3.1-1.3.4: the training loop, its logging, bookkeeping, resume and script."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -194,7 +195,8 @@ def test_q1_3_train_quick_end_to_end(tmp_path, cifar_root):
     assert record["config"]["lr"] == quick["lr"] and record["train_config"]["epochs"] == 4
     assert "--quick: a smoke run" in result.stdout and f"lr {quick['lr']}" in result.stdout
     assert set(record["history"]) >= {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}
-    assert set(record["data"]) == {"dir", "checksum_verified", "n_train", "n_val", "n_test"}
+    assert set(record["data"]) == {"dir", "checksum_verified", "n_train", "n_val", "n_test", "fingerprint"}
+    assert not Path(record["data"]["dir"]).is_absolute()
     assert set(record["env"]) == {"python", "torch", "device", "cpu_capability", "threads"}
     for name in record["figures"]:
         assert (tmp_path / name).stat().st_size > 1000
