@@ -17,20 +17,35 @@ from common.reporting.page import probability_table, refresh_reports
 SCRIPT = "q1_3_dropout"
 
 
-def load_model(args, device, configs, key, models, run):
-    """Put p = key's final model in models: from its checkpoint, or trained again when its
-    weights are gone (a run reused by --resume keeps only its record)."""
+def train_p(args, key, cfg, tensors, device, earlier_run=None):
+    """p = key's run (trained, or its finished run reused under --resume) with its curves drawn, and
+    its final model (None when reused: a reused run keeps only its record)."""
+    from common.checkpoint import Checkpoints
+    from common.reporting.figures import draw_curves
+    from common.train import train_or_reuse
+    result, model = train_or_reuse(
+        cfg, tensors, device, checkpoints=Checkpoints.of_run(args, f"{SCRIPT}_p{key}"), resume=args.resume,
+        earlier=earlier_run, label=f"1.3.5 p = {key}",
+        announce=f"1.3.5 p = {key}: training {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} on "
+        f"{len(tensors.train_y)} images, device {device}")
+    run = {**result, "train_config": as_dict(cfg)}
+    return {**run, "figures": draw_curves(args.out, SCRIPT, key, run, args.quick)}, model
+
+
+def final_model(args, key, cfg, tensors, device, trained):
+    """p = key's final model: the one just trained, else its checkpoint's weights, else trained
+    again (a run reused by --resume whose weights are gone)."""
     from common.checkpoint import Checkpoints
     from common.train import build_model
-    if key in models:
-        return
-    weights = Checkpoints.of_run(args, f"{SCRIPT}_p{key}").final_weights(configs[key])
+    if trained is not None:
+        return trained
+    weights = Checkpoints.of_run(args, f"{SCRIPT}_p{key}").final_weights(cfg)
     if weights is None:
         print(f"1.3.6 the final weights of p = {key} are not in {args.checkpoint_dir}: training it again")
-        run(key)
-    else:
-        models[key] = build_model(configs[key], device)
-        models[key].load_state_dict(weights)
+        return train_p(args, key, cfg, tensors, device)[1]
+    model = build_model(cfg, device)
+    model.load_state_dict(weights)
+    return model
 
 
 def by_validation(runs):
@@ -72,11 +87,8 @@ def main():
     )
     args = cli.parse(parser)
     # Heavy imports after parsing: --help answers at once.
-    from common.checkpoint import Checkpoints
     from common.data import data_info, load_data, to_device
     from common.predict import shown_images
-    from common.reporting.figures import draw_curves
-    from common.train import train_or_reuse
     from common.results import read_record, write_record
     started = time.perf_counter()
     configs = {
@@ -91,44 +103,19 @@ def main():
         raise UsageError(f"--images {' '.join(map(str, bad))}: test images are numbered 0 to "
                          f"{len(data.test_labels) - 1}.")
     tensors = to_device(data, train_idx, val_idx, device)
-    earlier = (
-        ((read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}).get("runs") or {})
-        if args.resume
-        else {}
-    )
+    earlier = (read_record(Path(args.out) / f"{SCRIPT}.json", args.quick) or {}).get("runs") or {} \
+        if args.resume else {}
 
     runs, models = {}, {}
-
-    def run(key, earlier_run=None):
-        """Train p = key, or reuse its finished run (whose weights are needed only if it is
-        the best one)."""
-        cfg = configs[key]
-        result, model = train_or_reuse(
-            cfg,
-            tensors,
-            device,
-            checkpoints=Checkpoints.of_run(args, f"{SCRIPT}_p{key}"),
-            resume=args.resume,
-            earlier=earlier_run,
-            label=f"1.3.5 p = {key}",
-            announce=f"1.3.5 p = {key}: training {cfg.epochs} "
-            f"epoch{'s' if cfg.epochs != 1 else ''} on {len(train_idx)} images, "
-            f"device {device}",
-        )
-        run = {**result, "train_config": as_dict(cfg)}
-        runs[key] = {**run, "figures": draw_curves(args.out, SCRIPT, key, run, args.quick)}
-        if model is not None:
-            models[key] = model
-
-    for key in configs:
-        run(key, earlier.get(key))
-        r = runs[key]
-        print(f"1.3.5 p = {key}: best validation {r['best_val_acc']:.2f}% at epoch {r['best_val_epoch']}, "
-              f"final test {r['final_test_acc']:.2f}%")
+    for key, cfg in configs.items():
+        runs[key], models[key] = train_p(args, key, cfg, tensors, device, earlier.get(key))
+        print(f"1.3.5 p = {key}: best validation {runs[key]['best_val_acc']:.2f}% at epoch "
+              f"{runs[key]['best_val_epoch']}, final test {runs[key]['final_test_acc']:.2f}%")
 
     # Only our best p can be the folder's best: its model is made ready (trained again if its
     # weights are gone) before the lock, which holds other sweeps back only while it is held.
-    load_model(args, device, configs, by_validation(runs), models, run)
+    ours = by_validation(runs)
+    best_model = final_model(args, ours, configs[ours], tensors, device, models[ours])
 
     # Other sweeps may write into this folder at the same time (say, one p per process): under
     # the folder's lock, keep their runs of other p, and redo 1.3.6 only if the best is ours.
@@ -138,8 +125,8 @@ def main():
         every = dict(sorted({**kept, **runs}.items(), key=lambda item: float(item[0])))
         best = by_validation(every)
         print(f"1.3.6 best dropout by validation accuracy: p = {best}")
-        if best in runs:
-            shown = predictions_of_best(args, data, device, best, models[best])
+        if best == ours:
+            shown = predictions_of_best(args, data, device, best, best_model)
         else:
             print(f"1.3.6 p = {best} is another sweep's run in {args.out}: its 1.3.6 results are kept")
             shown = (

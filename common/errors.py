@@ -15,7 +15,12 @@ class OutputError(Exception):
 
 
 class Diverged(Exception):
-    """The training loss stopped being a finite number: the settings made it diverge."""
+    """The training loss stopped being a finite number: the settings made it diverge. Carries where:
+    the epoch (once known) and the first and last step of the log interval it happened in."""
+
+    def __init__(self, message="", epoch=None, first_step=None, last_step=None):
+        super().__init__(message)
+        self.epoch, self.first_step, self.last_step = epoch, first_step, last_step
 
 
 class Interrupted(KeyboardInterrupt):

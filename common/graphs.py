@@ -23,20 +23,17 @@ class GraphedSteps:
     starts from exactly the state it would have started from eagerly.
     """
 
-    def __init__(self, model, optimizer, cfg, step, log=print, rng=None):
-        """rng: (get_state, set_state) of the generator dropout draws from; the GPU's by default
-        (the CPU tests stand in their own)."""
+    def __init__(self, model, optimizer, cfg, step, eager_step, log=print, rng=None):
+        """step: the step to capture (common.train.train_step); eager_step: the same step taken
+        eagerly on a batch (common.train.EagerSteps), which a failed capture falls back to; rng:
+        (get_state, set_state) of the generator dropout draws from, the GPU's by default (the CPU
+        tests stand in their own)."""
         self.model, self.optimizer, self.cfg, self.step = model, optimizer, cfg, step
-        self.graphs, self.log, self.eager, self._rng = {}, log, False, rng
+        self.eager_step, self.graphs, self.log, self.fell_back, self._rng = eager_step, {}, log, False, rng
 
     @property
     def rng(self):
         return self._rng or (torch.cuda.get_rng_state, torch.cuda.set_rng_state)
-
-    def _eager_step(self, x, y):
-        return self.step(
-            self.model, self.optimizer, x, y, self.cfg.label_smoothing, precision=self.cfg.precision
-        )
 
     def _state(self):
         tensors = list(self.model.state_dict().values())
@@ -100,8 +97,8 @@ class GraphedSteps:
         )
 
     def __call__(self, x, y):
-        if self.eager:
-            return self._eager_step(x, y)
+        if self.fell_back:
+            return self.eager_step(x, y)
         key = tuple(x.shape)
         if key not in self.graphs:
             snapshot, (get_rng_state, set_rng_state) = self._snapshot(), self.rng
@@ -119,8 +116,8 @@ class GraphedSteps:
                     f"before the capture, and training goes on with eager steps: the same computation, "
                     f"drawing the same dropout masks, more slowly."
                 )
-                self.eager = True
-                return self._eager_step(x, y)
+                self.fell_back = True
+                return self.eager_step(x, y)
             set_rng_state(rng_before)
             self.log(f"CUDA graph captured for batches of {len(y)}; its self-check agreed with an eager step")
         graph, static_x, static_y, outputs = self.graphs[key]

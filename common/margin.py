@@ -11,7 +11,6 @@ The tests ask for 2x on every kernel family; 3x here is the margin kept for CPUs
 tested. Speed and kernels differ between CPUs, so each table names the kernel family.
 """
 import argparse
-import re
 import time
 
 from . import cli
@@ -47,14 +46,14 @@ def main():
 
     import torch
 
-    from .config import QUICK_TEST, QUICK_TRAIN, QUICK_VAL
-    from .data import load_cifar10, split_indices, subset_for_quick, to_device
+    from .config import QUICK_VAL
+    from .data import load_data, to_device
     from .errors import Diverged
     from .train import train
     device = torch.device("cpu")
-    data = subset_for_quick(load_cifar10(args.data_dir, args.offline, args.skip_checksum),
-                            QUICK_TRAIN, QUICK_TEST, args.seed)
-    train_idx, val_idx = split_indices(len(data.train_labels), QUICK_VAL, args.seed)
+    # The smoke runs' data: load_data's quick subset and split, as `--quick` draws them.
+    data, train_idx, val_idx = load_data(argparse.Namespace(**vars(args), quick=True, val_size=QUICK_VAL,
+                                                            val_split="random"))
     tensors = to_device(data, train_idx, val_idx, device)
     print(f"torch {torch.__version__}, CPU kernels {torch.backends.cpu.get_cpu_capability()}, "
           f"{torch.get_num_threads()} threads; {len(train_idx)} training and {len(val_idx)} validation "
@@ -70,8 +69,7 @@ def main():
                 result = train(trial, tensors, device, log=lambda *_: None)[0]
                 outcome, accuracy = "finite loss", f"{result['history']['val_acc'][-1]:.1f}%"
             except Diverged as stop:
-                epoch = re.search(r"in epoch (\d+)", str(stop))
-                outcome, accuracy = f"DIVERGED in epoch {epoch.group(1) if epoch else '?'}", "-"
+                outcome, accuracy = f"DIVERGED in epoch {stop.epoch}", "-"
             print(f"{name:<12} {trial.lr:>8.4g} {multiple:>4g}  {outcome:<22} {accuracy:>9} "
                   f"{time.perf_counter() - start:>8.1f}")
 

@@ -110,7 +110,8 @@ def make_steps(model, optimizer, scheduler, cfg, device, log=print):
         log(f"eager steps on the GPU: the {cfg.schedule} schedule changes the learning rate every step, "
             f"which a captured CUDA graph would keep fixed")
         return EagerSteps(model, optimizer, cfg)
-    return GraphedSteps(model, optimizer, cfg, step=train_step, log=log)
+    return GraphedSteps(model, optimizer, cfg, step=train_step, eager_step=EagerSteps(model, optimizer, cfg),
+                        log=log)
 
 
 @torch.no_grad()
@@ -245,14 +246,14 @@ def train_epoch(sgd_step, model, scheduler, data, cfg, shuffle, report_steps, fl
         if step % cfg.log_every == 0:
             loss = log_loss.item() / log_seen
             if not math.isfinite(loss):  # checked where the loss is read anyway: no extra sync
-                raise Diverged(step - cfg.log_every + 1, step)
+                raise Diverged(first_step=step - cfg.log_every + 1, last_step=step)
             report_steps(step, log_seen, loss, 100.0 * log_correct.item() / log_seen)
             log_loss.zero_(), log_correct.zero_()
             log_seen = 0
     n = len(data.train_y)
     loss = epoch_loss.item() / n
     if not math.isfinite(loss):
-        raise Diverged(step - step % cfg.log_every + 1, step)
+        raise Diverged(first_step=step - step % cfg.log_every + 1, last_step=step)
     return loss, 100.0 * epoch_correct.item() / n
 
 
@@ -357,8 +358,9 @@ def train(cfg, data, device, checkpoints=None, resume=False, log=print):
     except KeyboardInterrupt:
         raise Interrupted(interrupt_message(checkpoints, history["epoch"])) from None
     except Diverged as stop:
-        raise Diverged(divergence_message(cfg, epoch, *stop.args, steps_per_epoch, checkpoints,
-                                          history["epoch"])) from None
+        message = divergence_message(cfg, epoch, stop.first_step, stop.last_step, steps_per_epoch,
+                                     checkpoints, history["epoch"])
+        raise Diverged(message, epoch=epoch, first_step=stop.first_step, last_step=stop.last_step) from None
 
     best_model = copy.deepcopy(model)
     best_model.load_state_dict(best["state"])

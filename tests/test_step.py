@@ -24,6 +24,12 @@ from common.train import build_model
 CPU_RNG = (torch.get_rng_state, torch.set_rng_state)  # the generator the CPU tests stand in for CUDA's
 
 
+def graphed_steps(model, optimizer, cfg, step, **options):
+    """GraphedSteps of step, handed the eager step it falls back to, as make_steps builds it."""
+    eager = EagerSteps(model, optimizer, cfg)
+    return GraphedSteps(model, optimizer, cfg, step=step, eager_step=eager, **options)
+
+
 def batches(n=6, size=8, seed=0):
     g = torch.Generator().manual_seed(seed)
     return [
@@ -64,7 +70,7 @@ def test_warm_up_before_a_capture_leaves_no_trace():
     reference_model, reference_opt = fresh(cfg)
     expected = train_step(reference_model, reference_opt, x, y)
     model, optimizer = fresh(cfg)
-    graphed = GraphedSteps(model, optimizer, cfg, step=train_step)
+    graphed = graphed_steps(model, optimizer, cfg, train_step)
     snapshot = graphed._snapshot()
     for wx, wy in warm:
         train_step(model, optimizer, wx, wy, set_to_none=False)
@@ -80,7 +86,7 @@ def test_a_failed_capture_says_so_and_goes_on_eagerly(monkeypatch):
     reference_model, reference_opt = fresh(cfg)
     model, optimizer = fresh(cfg)
     lines = []
-    graphed = GraphedSteps(model, optimizer, cfg, step=train_step, log=lines.append, rng=CPU_RNG)
+    graphed = graphed_steps(model, optimizer, cfg, train_step, log=lines.append, rng=CPU_RNG)
 
     def impossible(*args):
         raise RuntimeError("operation not permitted when stream is capturing")
@@ -175,7 +181,7 @@ def test_the_graph_self_check_passes_a_dropout_step_that_agrees(dropout):
     replay is stood in for by the very step it records, drawing from the CPU generator."""
     cfg = TrainConfig(lr=0.01, dropout=dropout)
     model, optimizer = fresh(cfg)
-    graphed = GraphedSteps(model, optimizer, cfg, step=train_step, rng=CPU_RNG)
+    graphed = graphed_steps(model, optimizer, cfg, train_step, rng=CPU_RNG)
     (x, y), = batches(1)
     snapshot, outputs = graphed._snapshot(), []
 
@@ -241,7 +247,7 @@ def test_a_capture_that_fails_after_its_warm_up_restores_the_weights_and_says_so
     reference_model, reference_opt = fresh(cfg)
     model, optimizer = fresh(cfg)
     lines = []
-    graphed = GraphedSteps(model, optimizer, cfg, step=train_step, log=lines.append, rng=CPU_RNG)
+    graphed = graphed_steps(model, optimizer, cfg, train_step, log=lines.append, rng=CPU_RNG)
     no_cuda_streams(monkeypatch)
 
     def no_graph():
@@ -284,7 +290,7 @@ def test_graphed_steps_with_dropout_draw_what_eager_steps_draw_and_resume_to_the
         return losses, saved
 
     def graphed(model, optimizer):
-        return GraphedSteps(model, optimizer, cfg, step=step, log=lines.append, rng=CPU_RNG)
+        return graphed_steps(model, optimizer, cfg, step, log=lines.append, rng=CPU_RNG)
     eager, _ = run(lambda model, optimizer: EagerSteps(model, optimizer, cfg), data)
     uninterrupted, _ = run(graphed, data)
     first, saved = run(graphed, data[:4])
@@ -300,7 +306,7 @@ def test_a_replay_that_disagrees_with_an_eager_step_is_named_on_the_console(monk
     cfg = TrainConfig(lr=0.05)
     reference_model, reference_opt = fresh(cfg)
     model, optimizer = fresh(cfg)
-    graphed = GraphedSteps(model, optimizer, cfg, step=train_step)  # logs with print
+    graphed = graphed_steps(model, optimizer, cfg, train_step)  # logs with print
     no_cuda_streams(monkeypatch)
     monkeypatch.setattr(torch.cuda, "CUDAGraph", lambda: SimpleNamespace(replay=lambda: None))
     monkeypatch.setattr(torch.cuda, "graph", lambda g: contextlib.nullcontext())
@@ -313,7 +319,7 @@ def test_a_replay_that_disagrees_with_an_eager_step_is_named_on_the_console(monk
         assert torch.equal(a, b)
     printed = capsys.readouterr().out
     assert "CUDA graph capture failed (RuntimeError: a replayed step disagreed with an eager one)" in printed
-    assert "eager steps" in printed and graphed.eager
+    assert "eager steps" in printed and graphed.fell_back
 
 
 def test_each_device_gets_its_memory_layout():

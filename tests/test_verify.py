@@ -13,8 +13,8 @@ from conftest import REPO, run_script
 def smoke_record(cifar_root, tmp_path_factory):
     """A one-epoch smoke run of the baseline: its record and the data it trained on."""
     out = tmp_path_factory.mktemp("verify")
-    done = run_script("q1_3_train.py", "--quick", "--epochs", "1", "--device", "cpu", "--data-dir", cifar_root,
-                      "--skip-checksum", "--out", out / "run", "--checkpoint-dir", out / "ckpt")
+    done = run_script("q1_3_train.py", "--quick", "--epochs", "1", "--device", "cpu", "--data-dir",
+                      cifar_root, "--skip-checksum", "--out", out / "run", "--checkpoint-dir", out / "ckpt")
     assert done.returncode == 0, done.stderr
     return out / "run" / "q1_3_train.json"
 
@@ -39,8 +39,8 @@ def test_an_unaltered_smoke_record_matches_its_replay(smoke_record, cifar_root):
     assert "keeps no" not in done.stdout  # a new record keeps its kernels, threads and fingerprint
 
 
-def test_a_record_whose_first_logged_loss_was_altered_by_1_percent_does_not_match(smoke_record, cifar_root,
-                                                                                  tmp_path):
+def test_a_record_whose_first_logged_loss_was_altered_by_1_percent_does_not_match(
+        smoke_record, cifar_root, tmp_path):
     def one_percent_more(saved):
         saved["steps"][0]["loss"] *= 1.01
     done = run_verify(altered(smoke_record, tmp_path, one_percent_more), cifar_root)
@@ -48,7 +48,8 @@ def test_a_record_whose_first_logged_loss_was_altered_by_1_percent_does_not_matc
     assert "verdict: does not match" in done.stdout and "1 run: 1 does not match" in done.stdout
 
 
-def test_a_record_of_other_data_is_said_to_be_so_and_not_called_a_mismatch(smoke_record, cifar_root, tmp_path):
+def test_a_record_of_other_data_is_said_to_be_so_and_not_called_a_mismatch(smoke_record, cifar_root,
+                                                                          tmp_path):
     def other_images(saved):
         saved["data"]["fingerprint"]["train"] = "0" * 16
         saved["steps"][0]["loss"] *= 1.5
@@ -75,6 +76,7 @@ def test_the_verdict_at_its_thresholds(difference, same_machine, expected):
 
 
 def test_a_path_that_is_no_record_is_one_paragraph(cifar_root, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "common.verify", str(tmp_path / "nothing.json"), "--data-dir",
-                           str(cifar_root), "--skip-checksum"], cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "common.verify", str(tmp_path / "nothing.json"),
+                           "--data-dir", str(cifar_root), "--skip-checksum"], cwd=REPO, capture_output=True,
+                          text=True)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr
