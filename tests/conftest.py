@@ -73,6 +73,16 @@ def real_root():
     return Path(path)
 
 
+# Fixtures that train or run the scripts: a test that uses one is end to end (the e2e tier).
+END_TO_END_FIXTURES = {"smoke_run", "trained"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
 def run_script(script, *args, cwd=REPO):
     """Run a script as a user would; return the CompletedProcess (text output)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -31,6 +31,7 @@ def test_the_whitening_layer_makes_patches_uncorrelated_with_unit_variance():
     assert torch.allclose(covariance, torch.eye(12, dtype=covariance.dtype), atol=1e-3)
 
 
+@pytest.mark.e2e
 def test_the_whitening_layer_whitens_real_cifar10_patches(real_root):
     from common.data import load_cifar10, normalize
     images = normalize(load_cifar10(real_root, offline=True, skip_checksum=True).train_images[:2000])
@@ -139,6 +140,7 @@ def test_lookahead_resets_weights_to_their_average_every_5_steps_and_at_the_end(
     assert seen[11][1] == pytest.approx(seen[9][1])  # the end: back to the last average
 
 
+@pytest.mark.e2e
 def test_the_best_recipe_trains_and_resumes_to_the_same_numbers(cifar_root, tmp_path):
     from common.checkpoint import Checkpoints
     from common.data import load_cifar10, split_indices, to_device

@@ -67,14 +67,14 @@ def test_readme_claims_a_gpu_run_only_where_there_is_one():
 
 @pytest.mark.parametrize("folder", GRADED, ids=lambda p: p.name)
 def test_ten_images_crowded_into_one_class_are_named(folder):
-    """When three or more of the ten 1.3.6 images share a class the raw feed collapses onto, the
-    page says so beside the ten-image accuracies."""
+    """When three or more of the ten 1.3.6 images (of more than three classes: fewer are explained
+    apart) share a class the raw feed collapses onto, the page says so beside the ten-image accuracies."""
     pred = json.loads((folder / "q1_3_dropout.json").read_text())["predictions"]
     counts = pred["test_set"]["raw"]["predicted_counts"]
     ranked = sorted(range(10), key=lambda c: -counts[c])
     # the classes the raw answers collapse onto: the fewest that take 90% of them, as the page says
     top = next(ranked[:k] for k in range(1, 11) if sum(counts[c] for c in ranked[:k]) >= 0.9 * sum(counts))
-    crowded = [c for c in top if pred["true"].count(c) >= 3]
+    crowded = [c for c in top if pred["true"].count(c) >= 3] if len(set(pred["true"])) > 3 else []
     page = section((folder / "REPORT.md").read_text(), "1.3.6")
     assert ("Of the ten images shown" in page) == bool(crowded)
 

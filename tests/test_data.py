@@ -64,6 +64,7 @@ def test_labels_outside_0_to_9_are_named(fresh_cifar_root):
         load_cifar10(fresh_cifar_root, offline=True, skip_checksum=True)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("args, expected", [
     (["--offline"], "CIFAR-10 not found"),
     ([], "does not match the published MD5"),
@@ -135,6 +136,7 @@ def test_the_sheets_split_holds_out_exactly_the_last_n_images():
         split_indices(1000, 1000, seed=0, how="last")
 
 
+@pytest.mark.e2e
 def test_the_split_setting_reaches_the_record(tmp_path, cifar_root):
     out = tmp_path / "out"
     result = run_script("q1_1_data.py", "--quick", "--out", out, "--data-dir", cifar_root, "--skip-checksum",
@@ -145,6 +147,7 @@ def test_the_split_setting_reaches_the_record(tmp_path, cifar_root):
     assert record["split"]["how"] == "last" and record["config"]["val_split"] == "last"
 
 
+@pytest.mark.e2e
 def test_q1_1_quick_writes_figure_and_json(tmp_path, cifar_root):
     import json
 
@@ -168,6 +171,7 @@ def test_real_data_counts_and_classes(real_root):
     assert d.test_labels.bincount().tolist() == [1000] * 10
 
 
+@pytest.mark.e2e
 def test_real_data_statistics_match_the_copy(real_root):
     d = load_cifar10(real_root, offline=True, skip_checksum=True)
     mean, std = mean_and_std(d.train_images)

@@ -34,6 +34,7 @@ def sweep(smoke_run, tmp_path_factory):
     return smoke.out, smoke.result, again, json.loads((smoke.out / "q1_3_dropout.json").read_text())
 
 
+@pytest.mark.e2e
 def test_quick_sweep_trains_each_p_and_writes_every_output(sweep):
     out, first, _, record = sweep
     assert sorted(record["runs"]) == ["0.2", "0.5", "0.8"] and record["quick"] is True
@@ -53,6 +54,7 @@ def test_resume_reuses_finished_runs(sweep):
     assert again.stdout.count("reusing the finished run") == 3 and ": training" not in again.stdout
 
 
+@pytest.mark.e2e
 def test_resume_retrains_only_the_best_run_when_its_weights_are_gone(smoke_run, tmp_path):
     """1.3.6 needs the best run's weights; the other runs' numbers are enough from the JSON."""
     best = f"{json.loads((smoke_run.out / 'q1_3_dropout.json').read_text())['best_dropout']:g}"
@@ -188,6 +190,7 @@ def test_title_colour_follows_correctness(monkeypatch, tmp_path):
     assert colours == ["green", "red"]
 
 
+@pytest.mark.e2e
 def test_image_indices_out_of_range_are_refused(tmp_path, cifar_root):
     result = run_script("q1_3_dropout.py", "--data-dir", cifar_root, "--skip-checksum", "--quick",
                         "--images", "5", "99999", "--out", tmp_path)

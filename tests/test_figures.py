@@ -51,6 +51,7 @@ def redrawn(tmp_path_factory, real_root):
     return copy, result
 
 
+@pytest.mark.e2e
 def test_every_linked_figure_comes_back_without_training(redrawn):
     copy, result = redrawn
     linked = linked_figures(copy)
@@ -125,6 +126,7 @@ def test_a_run_with_seeds_is_drawn_as_their_band(tmp_path, monkeypatch):
                      ([[61, 64, 67]], 3, [1], "q1_3_4_accuracy.png")]
 
 
+@pytest.mark.e2e
 def test_a_damaged_record_is_named_on_stderr_and_left_as_it_is(tmp_path):
     _write(tmp_path, _run(0, [60, 65, 64]))
     damaged = tmp_path / "q1_3_dropout.json"
@@ -142,6 +144,7 @@ def test_a_damaged_record_is_named_on_stderr_and_left_as_it_is(tmp_path):
     assert f"> {damaged} is damaged or unreadable" in (tmp_path / "REPORT.md").read_text()
 
 
+@pytest.mark.e2e
 def test_figures_that_need_the_data_say_so_when_it_is_missing(tmp_path):
     record = {"quick": False, "config": {}, "env": {}, "figures": [figures.SAMPLES_FIGURE]}
     (tmp_path / "q1_1_data.json").write_text(json.dumps(record))

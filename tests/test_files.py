@@ -61,6 +61,7 @@ def test_every_pickle_protocol_of_a_plain_batch_loads(tmp_path, protocol):
     assert np.array_equal(unpickle_batch(tmp_path / "b")["data"], entry["data"])
 
 
+@pytest.mark.e2e
 def test_hostile_batch_runs_nothing_and_is_refused(fresh_cifar_root, tmp_path):
     marker = tmp_path / "ran"
     path = fresh_cifar_root / "cifar-10-batches-py" / "data_batch_1"
@@ -112,6 +113,7 @@ def _saved(obj):
     return buffer.getvalue()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "kind", ["hostile", "truncated", "not a checkpoint", "another program's", "an older layout"]
 )

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import REPO
 from common import speed
@@ -91,6 +92,7 @@ def archived(out):
                 if member.isfile()}
 
 
+@pytest.mark.e2e
 def test_a_gpu_run_killed_at_its_time_limit_still_returns_the_steps_that_ran(tmp_path):
     done, out = run_gpu_script(tmp_path, "killed")
     assert done.returncode == -9  # killed: no exit trap ran

@@ -137,6 +137,7 @@ def test_weight_decay_spares_biases_and_norms():
     assert all(g["weight_decay"] == 0 and all(p.ndim == 1 for p in g["params"]) for g in spared)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("flag, value", [("--label-smoothing", "1.5"), ("--weight-decay", "-1")])
 def test_impossible_best_recipe_settings_get_a_message_not_a_traceback(tmp_path, flag, value):
     result = run_script("q1_3_improve.py", flag, value, "--out", tmp_path)

@@ -1,6 +1,7 @@
 """Question 1.2.1: the ConvNet's shape, size and dropout behaviour."""
 import json
 
+import pytest
 import torch
 
 from common.model import ConvNet, count_params, layer_table
@@ -84,6 +85,7 @@ def _eval_copy(model):
     return plain.eval()
 
 
+@pytest.mark.e2e
 def test_q1_2_script_reports_the_parameter_count(tmp_path):
     result = run_script("q1_2_model.py", "--out", tmp_path)
     assert result.returncode == 0, result.stderr

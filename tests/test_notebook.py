@@ -37,6 +37,7 @@ def errors(outputs):
     return [f"{o['ename']}: {o['evalue']}" for o in outputs if o["output_type"] == "error"]
 
 
+@pytest.mark.e2e
 def test_every_script_runs_under_percent_run_as_from_a_shell(cifar_root, tmp_path):
     data = ["--device", "cpu", "--data-dir", cifar_root, "--skip-checksum"]
     quick = ["--quick", "--epochs", "1", *data]

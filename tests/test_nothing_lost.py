@@ -30,6 +30,7 @@ def strict_json(path):
     return json.loads(Path(path).read_text(), parse_constant=refuse)
 
 
+@pytest.mark.e2e
 def test_a_smoke_run_writes_to_its_own_folder_by_default(tmp_path):
     result = run_script("q1_2_model.py", "--quick", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -114,6 +115,7 @@ def finish_together(cwd, commands):
         assert proc.returncode == 0, err
 
 
+@pytest.mark.e2e
 def test_two_sweeps_finishing_into_one_folder_both_keep_their_runs(tmp_path, fresh_cifar_root):
     """Two real processes, one p each, into one folder: the record holds both, and 1.3.6
     is the better one's."""
@@ -127,6 +129,7 @@ def test_two_sweeps_finishing_into_one_folder_both_keep_their_runs(tmp_path, fre
     assert not list(out.glob(".*partial*"))
 
 
+@pytest.mark.e2e
 def test_two_recipes_finishing_into_one_folder_both_keep_their_runs(tmp_path, fresh_cifar_root):
     out = tmp_path / "shared"
     finish_together(
@@ -152,6 +155,7 @@ def test_two_recipes_finishing_into_one_folder_both_keep_their_runs(tmp_path, fr
     assert record["runs"]["student"]["quick_settings"] != record["runs"]["best"]["quick_settings"]
 
 
+@pytest.mark.e2e
 def test_a_divergent_run_stops_with_a_message_and_writes_no_nan(tmp_path, cifar_root):
     out = tmp_path / "out"
     result = run_script("q1_3_train.py", "--quick", "--lr", "100", "--data-dir", cifar_root,
@@ -200,6 +204,7 @@ def _small_disk(tmp_path):
     return folder if done.returncode == 0 else None
 
 
+@pytest.mark.e2e
 def test_a_full_disk_under_the_checkpoints_ends_in_one_paragraph(tmp_path, cifar_root):
     disk = _small_disk(tmp_path)
     args = [
@@ -249,6 +254,7 @@ def _run_with_a_full_disk(args, tmp_path):
                           timeout=600)
 
 
+@pytest.mark.e2e
 def test_an_output_folder_in_the_way_ends_in_one_paragraph(tmp_path, cifar_root):
     (tmp_path / "blocked").write_text("a file where the checkpoint folder should be")
     result = run_script("q1_3_train.py", "--quick", "--data-dir", cifar_root, "--skip-checksum", "--out",

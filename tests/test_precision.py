@@ -95,6 +95,7 @@ def test_bf16_refusal_on_the_command_line_is_one_paragraph(tmp_path, cifar_root,
     assert not (tmp_path / "q1_3_train.json").exists()
 
 
+@pytest.mark.e2e
 def test_bf16_trains_learns_and_is_recorded(tmp_path, small_data, native_bf16):
     cfg = TrainConfig(epochs=2, batch_size=20, lr=0.01, log_every=10, precision="bf16")
     result, model, _ = train(cfg, small_data, CPU, log=lambda *_: None)
@@ -103,6 +104,7 @@ def test_bf16_trains_learns_and_is_recorded(tmp_path, small_data, native_bf16):
     assert all(isinstance(v, float) for v in result["history"]["val_loss"])
 
 
+@pytest.mark.e2e
 def test_bf16_is_in_the_scripts_record(tmp_path, cifar_root, monkeypatch, native_bf16):
     import q1_3_train
     # a small subset: bf16 stands in emulated on most CPUs, ten times slower than fp32
@@ -116,6 +118,7 @@ def test_bf16_is_in_the_scripts_record(tmp_path, cifar_root, monkeypatch, native
     assert record["train_config"]["precision"] == "bf16" and record["config"]["precision"] == "bf16"
 
 
+@pytest.mark.e2e
 def test_a_bf16_run_resumes_to_the_same_numbers(tmp_path, small_data, native_bf16):
     # two epochs: the second is cut short, then resumed from the first's checkpoint (bf16 is
     # emulated on most CPUs, ten times slower than fp32, so the run is kept short)
@@ -150,6 +153,7 @@ def test_the_bench_says_why_it_skipped_bf16(tmp_path, cifar_root, no_native_bf16
     assert "no native bfloat16" in result["skipped"] and lines[0].startswith("fp32 against bf16: skipped.")
 
 
+@pytest.mark.e2e
 def test_the_bench_times_fp32_and_bf16_for_both_nets(cifar_root, native_bf16, monkeypatch):
     from common import speed
     from common.speed import compare_precisions

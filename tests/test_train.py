@@ -37,6 +37,7 @@ def ckpt(folder):
     return Checkpoints(folder, "t") if folder else None
 
 
+@pytest.mark.e2e
 def test_learns_a_learnable_set_far_above_chance(small_data):
     # A rising-then-falling learning rate ends converged whatever the CPU kernels: 100% from
     # epoch 2 on the default, AVX2 and AVX-512 kernels, 1 and 2 threads, seeds 0-2; a constant
@@ -46,6 +47,7 @@ def test_learns_a_learnable_set_far_above_chance(small_data):
     assert result["history"]["train_loss"][-1] < result["history"]["train_loss"][0]
 
 
+@pytest.mark.e2e
 def test_logs_every_n_steps_of_an_epoch_with_the_running_mean(small_data):
     result = fit(small_data, batch_size=20, log_every=10)  # 30 steps an epoch -> steps 10, 20, 30
     assert [s["step"] for s in result["steps"]] == [10, 20, 30, 40, 50, 60]
@@ -53,6 +55,7 @@ def test_logs_every_n_steps_of_an_epoch_with_the_running_mean(small_data):
     assert all(0 <= s["acc"] <= 100 and s["loss"] > 0 for s in result["steps"])
 
 
+@pytest.mark.e2e
 def test_progress_lines_show_step_loss_accuracy_speed_and_time_left(small_data):
     lines = []
     train(TrainConfig(epochs=1, batch_size=20, lr=0.01, log_every=10), small_data,
@@ -62,6 +65,7 @@ def test_progress_lines_show_step_loss_accuracy_speed_and_time_left(small_data):
         assert word in step_line
 
 
+@pytest.mark.e2e
 def test_best_validation_epoch_and_weights_are_kept(small_data, tmp_path):
     result = fit(small_data, tmp_path, epochs=3)
     val = result["history"]["val_acc"]
@@ -74,6 +78,7 @@ def test_best_validation_epoch_and_weights_are_kept(small_data, tmp_path):
     assert (tmp_path / "t_final.pt").is_file()
 
 
+@pytest.mark.e2e
 def test_same_seed_gives_the_same_history_on_cpu(small_data):
     a, b = fit(small_data, dropout=0.3), fit(small_data, dropout=0.3)
     for key in ("train_loss", "val_loss", "val_acc"):
@@ -81,6 +86,7 @@ def test_same_seed_gives_the_same_history_on_cpu(small_data):
     assert a["steps"] == b["steps"]
 
 
+@pytest.mark.e2e
 def test_resume_after_an_interruption_ends_with_the_same_numbers(small_data, tmp_path):
     whole = fit(small_data, tmp_path / "whole", epochs=3, dropout=0.2)
 
@@ -100,6 +106,7 @@ def test_resume_after_an_interruption_ends_with_the_same_numbers(small_data, tmp
     assert resumed["final_test_acc"] == whole["final_test_acc"]
 
 
+@pytest.mark.e2e
 @pytest.mark.filterwarnings("ignore:for .*copying from a non-meta parameter")
 def test_resume_onto_a_device_keeps_the_random_number_states_on_the_cpu(small_data, tmp_path):
     """On a GPU the weights go to the device, but the saved generator states must stay CPU byte
@@ -137,6 +144,7 @@ def test_an_interrupt_in_the_first_epoch_says_nothing_was_saved(small_data, tmp_
     assert not (tmp_path / "t_last.pt").exists()
 
 
+@pytest.mark.e2e
 def test_resume_with_other_settings_is_refused(small_data, tmp_path):
     fit(small_data, tmp_path, epochs=1)
     cfg = TrainConfig(epochs=1, batch_size=20, lr=0.05, log_every=10)
@@ -144,6 +152,7 @@ def test_resume_with_other_settings_is_refused(small_data, tmp_path):
         train(cfg, small_data, torch.device("cpu"), ckpt(tmp_path), resume=True, log=quiet)
 
 
+@pytest.mark.e2e
 def test_resume_from_a_checkpoint_of_another_model_version_is_refused(small_data, tmp_path):
     fit(small_data, tmp_path, epochs=1)
     state = torch.load(tmp_path / "t_last.pt", weights_only=True)
@@ -177,6 +186,7 @@ def test_impossible_settings_are_refused_on_the_command_line(tmp_path, monkeypat
     assert args[0] in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_q1_3_train_quick_end_to_end(tmp_path, cifar_root):
     result = run_script("q1_3_train.py", "--data-dir", cifar_root, "--skip-checksum", "--quick",
                         "--out", tmp_path, "--checkpoint-dir", tmp_path / "ckpt")
@@ -203,6 +213,7 @@ def test_q1_3_train_quick_end_to_end(tmp_path, cifar_root):
     assert sorted(record["figures"]) == ["q1_3_1_steps.png", "q1_3_4_accuracy.png", "q1_3_4_loss.png"]
 
 
+@pytest.mark.e2e
 def test_quick_honours_an_explicit_epochs(tmp_path, cifar_root):
     result = run_script(
         "q1_3_train.py",
@@ -222,6 +233,7 @@ def test_quick_honours_an_explicit_epochs(tmp_path, cifar_root):
     assert record["history"]["epoch"] == [1] and record["quick_settings"]["epochs"] == 1
 
 
+@pytest.mark.e2e
 def test_benchmark_prints_both_pipelines_and_their_ratio(tmp_path, cifar_root):
     import os
     import subprocess
@@ -291,6 +303,7 @@ def smoke_sized_data(tmp_path_factory):
     return to_device(data, train_idx, val_idx, torch.device("cpu"))
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("run", [name for name, _ in quick_runs()])
 def test_every_quick_run_trains_at_twice_its_learning_rate(smoke_sized_data, run):
     """A margin: the smoke settings must not sit at the edge of divergence, where another torch
@@ -312,6 +325,7 @@ def saved_after_one_epoch(small_data, tmp_path, cfg):
     return saved
 
 
+@pytest.mark.e2e
 def test_resume_restores_the_apple_gpus_generator(small_data, tmp_path, monkeypatch):
     """Dropout's masks on an Apple GPU come from the MPS generator: --resume saves its state and
     puts it back. No Mac here: torch.mps's state functions stand in, with a state of their own."""
@@ -332,6 +346,7 @@ def test_resume_restores_the_apple_gpus_generator(small_data, tmp_path, monkeypa
     assert len(restored) == 1 and torch.equal(restored[0], mps_state)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("saved_gpus, here", [(2, 1), (1, 2), (2, 2)])
 def test_resume_restores_the_gpus_both_machines_have(small_data, tmp_path, monkeypatch, saved_gpus, here):
     """A checkpoint written with two GPUs' generator states (Kaggle's 2 x T4) resumes on one,
@@ -361,6 +376,7 @@ def test_resume_restores_the_gpus_both_machines_have(small_data, tmp_path, monke
     assert all(torch.equal(restored[i], saved["cuda_rng"][i]) for i in range(both))
 
 
+@pytest.mark.e2e
 def test_a_checkpoints_generator_state_that_does_not_fit_is_one_paragraph(small_data, tmp_path):
     cfg = TrainConfig(epochs=2, batch_size=20, lr=0.01, log_every=10)
     saved = saved_after_one_epoch(small_data, tmp_path, cfg)

@@ -32,6 +32,7 @@ def altered(record, tmp_path, change):
     return path
 
 
+@pytest.mark.e2e
 def test_an_unaltered_smoke_record_matches_its_replay(smoke_record, cifar_root):
     done = run_verify(smoke_record, cifar_root)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -39,6 +40,7 @@ def test_an_unaltered_smoke_record_matches_its_replay(smoke_record, cifar_root):
     assert "keeps no" not in done.stdout  # a new record keeps its kernels, threads and fingerprint
 
 
+@pytest.mark.e2e
 def test_a_record_whose_first_logged_loss_was_altered_by_1_percent_does_not_match(
         smoke_record, cifar_root, tmp_path):
     def one_percent_more(saved):
@@ -48,6 +50,7 @@ def test_a_record_whose_first_logged_loss_was_altered_by_1_percent_does_not_matc
     assert "verdict: does not match" in done.stdout and "1 run: 1 does not match" in done.stdout
 
 
+@pytest.mark.e2e
 def test_a_record_of_other_data_is_said_to_be_so_and_not_called_a_mismatch(smoke_record, cifar_root,
                                                                           tmp_path):
     def other_images(saved):
@@ -57,6 +60,7 @@ def test_a_record_of_other_data_is_said_to_be_so_and_not_called_a_mismatch(smoke
     assert done.returncode == 0 and "on other data: not judged" in done.stdout
 
 
+@pytest.mark.e2e
 def test_an_older_record_says_what_it_lacks(smoke_record, cifar_root, tmp_path):
     def older(saved):
         del saved["data"]["fingerprint"]
@@ -75,6 +79,7 @@ def test_the_verdict_at_its_thresholds(difference, same_machine, expected):
     assert verify.verdict(difference, same_machine) == expected
 
 
+@pytest.mark.e2e
 def test_a_path_that_is_no_record_is_one_paragraph(cifar_root, tmp_path):
     done = subprocess.run([sys.executable, "-m", "common.verify", str(tmp_path / "nothing.json"),
                            "--data-dir", str(cifar_root), "--skip-checksum"], cwd=REPO, capture_output=True,
