@@ -16,6 +16,7 @@ other data and not judged. The exit status is 1 when a run does not match.
 """
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -29,14 +30,16 @@ from .errors import DataError, UsageError
 from .results import read_record, runs_of
 from .train import replay
 
-# The largest difference of a logged loss (the mean over 200 steps) that float noise makes on the
-# record's own kernel family and threads: the order in which a run's sums are taken (another torch
-# build, library or CPU model of the same family) moves the last digits only.
+# The thresholds on the largest difference of a logged loss (each the mean over 200 steps), measured
+# by replaying the first two logged points of figures/q1_3_train.json and figures/sheet/q1_3_dropout.json
+# (2026-12-04, torch 2.14.1, a 2-core AVX-512 machine). On the records' own family and threads
+# (AVX512, 1 thread) the differences were 1.3e-5, 9.5e-6 and 3.1e-4 (p = 0.8 at step 400: the order
+# of a sum in another CPU model of the family moves the last digits, and dropout's masks amplify
+# them); SAME_KERNELS is three times the largest. On the other families they were at most 1.7e-4
+# (ATEN_CPU_CAPABILITY=avx2), 2.0e-4 (the same with ONEDNN_MAX_CPU_ISA=AVX2) and 2.7e-4
+# (ATEN_CPU_CAPABILITY=default); KERNEL_SPREAD is seven times the largest. A loss altered by 1%
+# (0.023 at step 200) is ten times beyond it.
 SAME_KERNELS = 1e-3
-# The largest difference another kernel family makes, measured by replaying the committed records'
-# first two logged points with ATEN_CPU_CAPABILITY=avx2 and =default on an AVX-512 machine (largest
-# seen: 1.4e-4 at step 400), with a margin of ten: a loss altered by 1% (0.023 at step 200) is far
-# beyond it.
 KERNEL_SPREAD = 2e-3
 MATCHES, WITHIN_SPREAD, NO_MATCH, OTHER_DATA = (
     "matches", "matches within the spread another kernel family gives", "does not match",
@@ -70,9 +73,11 @@ def settings_of(record, run):
 
 
 def machine_of(run, record):
-    """(kernel family, threads) the run recorded, each None where the record predates it."""
+    """(kernel family, threads) the run recorded, each None where the record predates it (an older
+    record names its threads in its machine words only: "cpu (x86_64, 2 threads)")."""
     env = run.get("env") or record.get("env") or {}
-    return env.get("cpu_capability"), env.get("threads")
+    words = re.search(r"(\d+) threads?\)", env.get("device", ""))
+    return env.get("cpu_capability"), env.get("threads") or (int(words.group(1)) if words else None)
 
 
 def verdict(difference, same_machine):
@@ -118,12 +123,15 @@ def verify_run(path, key, record, run, copies, points, log=print):
     got = replay(cfg, tensors, torch.device("cpu"), len(wanted), log=lambda line: log("  " + line))
     loss_gap = max(abs(a["loss"] - b["loss"]) for a, b in zip(got, wanted))
     acc_gap = max(abs(a["acc"] - b["acc"]) for a, b in zip(got, wanted))
-    same_machine = family == here and threads == torch.get_num_threads()
+    # A record that names no kernel family is judged as made on this machine's: its difference says
+    # whether it was (the output says the family was not recorded).
+    same_machine = family in (here, None) and threads == torch.get_num_threads()
     found = verdict(loss_gap, same_machine)
     for a, b in zip(got, wanted):
         log(f"  step {b['step']}: loss {a['loss']:.6f} (record {b['loss']:.6f}), accuracy {a['acc']:.3f}% "
             f"(record {b['acc']:.3f}%)")
-    made = f"{family or 'kernels not recorded'}, {threads or '?'} thread{'s' if threads != 1 else ''}"
+    made = (f"{family or 'kernels not recorded (judged as ' + here + ')'}, {threads or '?'} "
+            f"thread{'s' if threads != 1 else ''}")
     log(f"  largest difference: loss {loss_gap:.2g}, accuracy {acc_gap:.3g} points; the record was made on "
         f"{made}; {time.perf_counter() - started:.0f} s")
     if missing:
