@@ -328,10 +328,11 @@ SEEDS_FOLDER = "seeds"
 # (its seeds under <reading>/seeds/), so no committed run moves.
 READINGS = {"package": {},
             "sheet": dict(dropout_after="pools_and_fc", val_split="last", val_size=1000)}
+READING_NAMES = {"package": "this package's reading", "sheet": "the course sheet's reading"}
 READING_TITLES = {
-    "package": "this package's reading (dropout after the two pools; a seeded random 5,000 "
+    "package": f"{READING_NAMES['package']} (dropout after the two pools; a seeded random 5,000 "
     "validation images, training on 45,000)",
-    "sheet": "the course sheet's reading (dropout after the two pools and after fc1's activation; "
+    "sheet": f"{READING_NAMES['sheet']} (dropout after the two pools and after fc1's activation; "
     "the last 1,000 training images for validation, training on the first 49,000)",
 }
 
@@ -351,10 +352,12 @@ def reading_folder(out, reading):
 
 RECIPES = {"student": STUDENT, "bn_onecycle": BN_ONECYCLE, "best": BEST}
 # How figures and REPORT.md name each recipe; the words before " (" label it in legends.
+RECIPE_NAMES = {"student": "student recipe", "bn_onecycle": "bn_onecycle recipe", "best": "best recipe"}
 RECIPE_TITLES = {
-    "student": "student recipe (the report's 1.3.7: lr 0.01, momentum 0.85, dropout 0.55, GELU)",
-    "bn_onecycle": "bn_onecycle recipe (the package's earlier best: batch norm, one-cycle, 20 epochs)",
-    "best": "best recipe (after airbench94: whitening, Muon, lookahead, ...)",
+    "student": f"{RECIPE_NAMES['student']} (the report's 1.3.7: lr 0.01, momentum 0.85, dropout 0.55, GELU)",
+    "bn_onecycle": f"{RECIPE_NAMES['bn_onecycle']} (the package's earlier best: batch norm, one-cycle, 20 "
+    "epochs)",
+    "best": f"{RECIPE_NAMES['best']} (after airbench94: whitening, Muon, lookahead, ...)",
 }
 
 # The question scripts, in the order they answer the report; each writes <script>.json.

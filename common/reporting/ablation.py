@@ -71,12 +71,12 @@ def _ablation_table(recipe, rows):
         seeds.sort(key=lambda seed_run: seed_run[0])
         lines += ["", f"The {recipe} recipe{' with ' + ', '.join(same) if same else ''} over seeds "
                       f"{', '.join(str(seed) for seed, _ in seeds)}: "
-                      f"{_spread('final test', [run['final_test_acc'] for _, run in seeds])}; "
-                      f"{_spread('best validation', [run['best_val_acc'] for _, run in seeds])}."]
+                      f"{_accuracies_words('final test', [run['final_test_acc'] for _, run in seeds])}; "
+                      f"{_accuracies_words('best validation', [run['best_val_acc'] for _, run in seeds])}."]
     return lines + [""]
 
 
-def _spread(words, accs):
+def _accuracies_words(words, accs):
     """"final test 88.00, 87.00% (mean 87.50%, from 87.00% to 88.00%)"."""
     return (f"{words} {', '.join(f'{acc:.2f}' for acc in accs)}% (mean {statistics.mean(accs):.2f}%, "
             f"from {min(accs):.2f}% to {max(accs):.2f}%)")

@@ -14,13 +14,13 @@ def _fmt(value, digits=2):
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _p(p):
+def _comma_p(p):
     return "" if p is None else f", {p_words(p)}"
 
 
 def verdict_words(verdict, p):
     """"**holds**, p = 0.002": a verdict as REPORT.md writes it."""
-    return f"**{verdict}**{_p(p)}"
+    return f"**{verdict}**{_comma_p(p)}"
 
 
 def _largest_p(tests):

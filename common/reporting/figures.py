@@ -18,8 +18,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from .. import cli
-from ..config import (CLASSES, QUICK_MARK, READING_TITLES, RECIPE_TITLES, SCRIPTS, SEEDS_FOLDER, TrainConfig,
-                      as_words, differences, reading_of)
+from ..config import (CLASSES, QUICK_MARK, READING_NAMES, RECIPE_NAMES, RECIPE_TITLES, SCRIPTS, SEEDS_FOLDER,
+                      TrainConfig, as_words, differences, reading_of)
 from ..errors import DataError
 from ..files import replaced_atomically
 from ..results import read_record, runs_of
@@ -94,7 +94,7 @@ def plot_curves(histories, best_epoch, title, path, metric, note=None, seeds=Non
                      f"(epoch {best_epoch})")
     _per_epoch_axes(ax)
     ax.set_ylabel("cross-entropy loss" if metric == "loss" else "accuracy (%)")
-    legend = ax.legend(fontsize=8, title=(f"bands: seeds {_listed(seeds)}, lowest to highest"
+    legend = ax.legend(fontsize=8, title=(f"bands: seeds {_and_listed(seeds)}, lowest to highest"
                                           if len(histories) > 1 else None), title_fontsize=8)
     legend.set_zorder(3)
     ax.set_title(_wrapped(title, 70), fontsize=10)
@@ -104,7 +104,7 @@ def plot_curves(histories, best_epoch, title, path, metric, note=None, seeds=Non
     _save(fig, path, rect=(0, 0.045 * len(lines), 1, 1))
 
 
-def _listed(numbers):
+def _and_listed(numbers):
     """"0, 1 and 2"."""
     words = [str(n) for n in numbers]
     return ", ".join(words[:-1]) + f" and {words[-1]}" if len(words) > 1 else words[0]
@@ -266,7 +266,7 @@ def titled(text, quick, out=None):
 
 
 def _reading_name(reading):
-    return READING_TITLES[reading].split(" (")[0]
+    return READING_NAMES[reading]
 
 
 def config_of(run):
@@ -389,7 +389,7 @@ def draw_time(out, runs, quick):
     """1.3.7: every recipe's validation accuracy against its measured training minutes, with the
     report's validation accuracy at the student recipe's last epoch marked."""
     plot_accuracy_against_time(
-        {RECIPE_TITLES[k].split(" (")[0]: (elapsed_minutes(run["history"]), run["history"]["val_acc"])
+        {RECIPE_NAMES[k]: (elapsed_minutes(run["history"]), run["history"]["val_acc"])
          for k, run in runs.items()},
         TARGET,
         f"{TARGET}%: the report's student recipe, validation accuracy in its last epoch",

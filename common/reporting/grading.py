@@ -10,6 +10,7 @@ from ..config import (GENUINE_MEAN, GENUINE_STD, GIVEN_MEAN, GIVEN_STD, REPORT, 
 from ..results import read_record
 from .claims import claims, final_test, final_val
 from .seeds import folder_settings, normalized_against_raw, seed_runs
+from .timing import NOT_RUN
 from .stats import FAILS, HOLDS, WITHIN, Spread, agreement, agreement_rule, p_words
 
 # REPORT.md's sections, by key: their headings are written once, here, and the grading
@@ -57,7 +58,7 @@ class Row(NamedTuple):
 
 HEAD = ["| question | what | report | this package, seed 0 | this package over seeds: mean (lowest to "
         "highest) | verdict | details |", "|---|---|---:|---:|---|---|---|"]
-NOT_GIVEN, NOT_RUN = "not given", "not run yet"
+NOT_GIVEN = "not given"
 def rule():
     return (f"A value's verdict: {agreement_rule()}. A claim's verdict is "
             f"[its test's]({anchor(SECTIONS['claims'])}).")

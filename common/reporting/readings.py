@@ -4,7 +4,7 @@ under each, and which reading the report's numbers fit, all from the JSON."""
 import math
 
 from .claims import claims
-from ..config import READING_TITLES, READINGS, REPORT_RUNS, reading_folder
+from ..config import READING_NAMES, READING_TITLES, READINGS, REPORT_RUNS, reading_folder
 from .seeds import seed_runs
 from .stats import HOLDS, UNSURE, Spread, p_words
 
@@ -77,7 +77,7 @@ def nearer(away):
 TIE = "neither (equal)"
 
 
-def _spread(values):
+def _spread_or_none(values):
     if not values:
         return "none yet"
     return Spread(values).words()
@@ -101,7 +101,7 @@ def _closer_words(closer):
 
 
 def _name(reading):
-    return READING_TITLES[reading].split(" (")[0]
+    return READING_NAMES[reading]
 
 
 def summary(out):
@@ -177,7 +177,7 @@ def section(out):
               + " | " + " | ".join(f"distance, {r}" for r in READINGS) + " | fits better |",
               "|---|---:|" + "---|" * len(READINGS) + "---:|" * len(READINGS) + "---|"]
     for name, report, samples, away, closer in rows:
-        cells = [_spread(samples[r]) for r in READINGS]
+        cells = [_spread_or_none(samples[r]) for r in READINGS]
         far = [distance_words(away[r]) if r in away else "-" for r in READINGS]
         lines.append(
             f"| {REPORT_RUNS[name].title} | {report:.2f} | "
@@ -208,7 +208,7 @@ def section(out):
               "|---|---|" + "---|" * len(READINGS) + "---|"]
     for claim, *others in zip(*verdicts.values()):
         every = [claim, *others]
-        marks = [f"{c.verdict}{_p(c.p)}" for c in every]
+        marks = [f"{c.verdict}{_bracketed_p(c.p)}" for c in every]
         same = ("not yet" if any(c.verdict == UNSURE for c in every)
                 else "yes" if len({c.verdict for c in every}) == 1 else "**no**")
         lines.append(f"| {claim.question} | {claim.short} | " + " | ".join(marks) + f" | {same} |")
@@ -223,5 +223,5 @@ def section(out):
     return lines
 
 
-def _p(p):
+def _bracketed_p(p):
     return "" if p is None else f" ({p_words(p)})"

@@ -149,7 +149,7 @@ def agreement(value, values, coverage=COVERAGE, most_seeds=1000):
     return Agreement(value, spread, low, high, CANNOT_TELL.format(n=spread.n), tell)
 
 
-def _p(test, *args, **kwargs):
+def _p_value(test, *args, **kwargs):
     """The p-value of scipy's test on args, or None where it has none (values all equal: no
     spread to judge). scipy's warning about nearly equal values is what None says."""
     with warnings.catch_warnings():
@@ -175,8 +175,8 @@ def higher(a, b, level=LEVEL):
     if len(a) < 2 or len(b) < 2:
         return UNSURE, None
     from scipy.stats import ttest_ind
-    return _one_sided(_p(ttest_ind, a, b, equal_var=False, alternative="greater"),
-                      _p(ttest_ind, a, b, equal_var=False, alternative="less"), level)
+    return _one_sided(_p_value(ttest_ind, a, b, equal_var=False, alternative="greater"),
+                      _p_value(ttest_ind, a, b, equal_var=False, alternative="less"), level)
 
 
 def similar(a, b, margin=MARGIN, level=LEVEL):
@@ -185,14 +185,15 @@ def similar(a, b, margin=MARGIN, level=LEVEL):
     if len(a) < 2 or len(b) < 2:
         return UNSURE, None
     from scipy.stats import ttest_ind
-    above = _p(ttest_ind, [x + margin for x in a], b, equal_var=False, alternative="greater")
-    below = _p(ttest_ind, [x - margin for x in a], b, equal_var=False, alternative="less")
+    above = _p_value(ttest_ind, [x + margin for x in a], b, equal_var=False, alternative="greater")
+    below = _p_value(ttest_ind, [x - margin for x in a], b, equal_var=False, alternative="less")
     if above is None or below is None:
         return UNSURE, None
     if max(above, below) < level:
         return HOLDS, max(above, below)
-    outside = min(_p(ttest_ind, [x - margin for x in a], b, equal_var=False, alternative="greater") or 1,
-                  _p(ttest_ind, [x + margin for x in a], b, equal_var=False, alternative="less") or 1)
+    outside = min(
+        _p_value(ttest_ind, [x - margin for x in a], b, equal_var=False, alternative="greater") or 1,
+        _p_value(ttest_ind, [x + margin for x in a], b, equal_var=False, alternative="less") or 1)
     if outside < level:
         return FAILS, outside
     return UNSURE, max(above, below)
@@ -203,8 +204,8 @@ def positive(changes, level=LEVEL):
     if len(changes) < 2:
         return UNSURE, None
     from scipy.stats import ttest_1samp
-    return _one_sided(_p(ttest_1samp, changes, 0.0, alternative="greater"),
-                      _p(ttest_1samp, changes, 0.0, alternative="less"), level)
+    return _one_sided(_p_value(ttest_1samp, changes, 0.0, alternative="greater"),
+                      _p_value(ttest_1samp, changes, 0.0, alternative="less"), level)
 
 
 def all_of(verdicts):

@@ -104,7 +104,7 @@ def recipe_minutes(out):
     return benches
 
 
-def _listed(values, digits=0):
+def _comma_listed(values, digits=0):
     """"1200, 1350": measured numbers as a bench line lists them."""
     return ", ".join(f"{x:.{digits}f}" for x in values)
 
@@ -119,8 +119,9 @@ def section_bench(out):
         command = f"python -m common.bench --device {(r.get('config') or {}).get('device')}"
         if "median_ratio" in r:
             lines.append(
-                f"- `{command}` on {device}: naive pipeline {_listed(r['naive_images_per_second'])} img/s, "
-                f"this package {_listed(r['package_images_per_second'])} img/s; median ratio "
+                f"- `{command}` on {device}: naive pipeline "
+                f"{_comma_listed(r['naive_images_per_second'])} img/s, this package "
+                f"{_comma_listed(r['package_images_per_second'])} img/s; median ratio "
                 f"**{r['median_ratio']:.2f}** over {len(r['ratios'])} runs.")
         if "median_training_time_ratio" in r:
             minutes = ", ".join(f"{name} {statistics.median(seconds) / 60:.1f} min"
@@ -130,12 +131,12 @@ def section_bench(out):
                 f"- `{command} --recipes` on {device}: whole training (epochs x a timed epoch and validation "
                 f"pass) of {minutes} (medians of {len(r['training_time_ratios'])}); the best recipe takes "
                 f"**{r['median_training_time_ratio']:.2f}x** the baseline's (each repeat: "
-                f"{_listed(r['training_time_ratios'], digits=2)}), {within} the {r['budget']}x budget.")
+                f"{_comma_listed(r['training_time_ratios'], digits=2)}), {within} the {r['budget']}x budget.")
         if "median_ratios" in r:
             rates = r["images_per_second"]
             per_net = ", ".join(
                 f"**{ratio:.2f}x** fp32's images per second for the {PRECISION_NET_NAMES[net]} "
-                f"(fp32 {_listed(rates[net]['fp32'])}, bf16 {_listed(rates[net]['bf16'])} img/s)"
+                f"(fp32 {_comma_listed(rates[net]['fp32'])}, bf16 {_comma_listed(rates[net]['bf16'])} img/s)"
                 for net, ratio in r["median_ratios"].items())
             lines.append(
                 f"- `{command} --what precision` on {device} (native bf16: "
