@@ -614,3 +614,48 @@ def test_every_committed_value_verdict_is_the_prediction_interval_recomputed_fro
         outside = abs(row.report_value - mean) > half
         assert ("package lower" in line or "package higher" in line) == outside, line
         assert ("within seed noise" in line) == (abs(row.report_value - mean) <= 1.96 * s), line
+
+
+# The rule's edges, exactly: three seeds -1, 0, 1 have mean 0.0 and sample std 1.0 in floating point.
+UNIT = [-1.0, 0.0, 1.0]
+
+
+def test_a_value_exactly_on_the_interval_or_the_noise_line_is_inside():
+    found = stats.agreement(0.0, UNIT)
+    for edge in (found.high, found.low):
+        assert stats.agreement(edge, UNIT).verdict == "cannot tell at 3 seeds"
+    z = stats._normal_quantile()
+    assert stats.agreement(z, UNIT).verdict == stats.agreement(-z, UNIT).verdict == stats.WITHIN
+
+
+def test_the_seeds_that_would_tell_are_the_first_whose_interval_excludes_the_value():
+    """The first n whose interval's half-width is strictly below the gap; a gap equal to one n's
+    half-width needs the next n; none within most_seeds gives None."""
+    exactly_six = stats.interval_factor(6)
+    assert stats.agreement(exactly_six, UNIT).seeds_to_tell == 7
+    assert stats.agreement(exactly_six + 1e-9, UNIT).seeds_to_tell == 6
+    assert stats.agreement(exactly_six + 1e-9, UNIT, most_seeds=6).seeds_to_tell == 6
+    assert stats.agreement(exactly_six + 1e-9, UNIT, most_seeds=5).seeds_to_tell is None
+    # By default up to 1,000 seeds: a gap that needs 1,001 gets none.
+    beyond = (stats.interval_factor(1000) + stats.interval_factor(1001)) / 2
+    assert stats.agreement(beyond, UNIT).seeds_to_tell is None
+
+
+def test_the_coverage_is_a_setting_of_the_rule():
+    """At 90% the interval is mean ± t(0.95, n - 1) sqrt(1 + 1/n) s: 3.372 s at 3 seeds."""
+    from scipy.stats import t
+    assert stats.interval_factor(3, 0.90) == pytest.approx(t.ppf(0.95, 2) * math.sqrt(4 / 3))
+    found = stats.agreement(3.0, UNIT, coverage=0.90)
+    assert found.high == pytest.approx(stats.interval_factor(3, 0.90))
+    assert found.verdict == "cannot tell at 3 seeds"
+    assert found.seeds_to_tell == next(n for n in range(4, 100) if stats.interval_factor(n, 0.90) < 3.0)
+    assert stats.agreement(3.4, UNIT, coverage=0.90).verdict == "package lower"
+
+
+def test_the_agreement_keeps_the_seeds_spread_for_every_verdict():
+    for value in (0.5, 2.5, 6.0):  # within, cannot tell, outside
+        assert stats.agreement(value, UNIT).spread == Spread(UNIT)
+
+
+def test_the_rule_states_the_interval_at_three_seeds():
+    assert "at 3 seeds the mean ± 4.97 s" in stats.agreement_rule() and "± 1.96 s" in stats.agreement_rule()
