@@ -267,11 +267,17 @@ def load_data(args):
     """The data set a script's arguments ask for (a subset under --quick) and its
     train/validation split (--val-size, --val-split, --seed)."""
     data = load_cifar10(args.data_dir, args.offline, args.skip_checksum)
-    n_val = args.val_size
-    if args.quick:
-        data = subset_for_quick(data, QUICK_TRAIN, QUICK_TEST, args.seed)
-        n_val = min(n_val, QUICK_VAL)
-    train_idx, val_idx = split_indices(len(data.train_labels), n_val, args.seed, args.val_split)
+    return subset_and_split(data, seed=args.seed, val_size=args.val_size, val_split=args.val_split,
+                            quick=args.quick)
+
+
+def subset_and_split(data, *, seed, val_size, val_split="random", quick=False):
+    """(data, train indices, validation indices) of a run: a smoke run's seeded subset under quick
+    (holding out at most QUICK_VAL), then the split (common.verify replays records through it)."""
+    if quick:
+        data = subset_for_quick(data, QUICK_TRAIN, QUICK_TEST, seed)
+        val_size = min(val_size, QUICK_VAL)
+    train_idx, val_idx = split_indices(len(data.train_labels), val_size, seed, val_split)
     return data, train_idx, val_idx
 
 

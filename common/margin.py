@@ -47,13 +47,13 @@ def main():
     import torch
 
     from .config import QUICK_VAL
-    from .data import load_data, to_device
+    from .data import load_cifar10, subset_and_split, to_device
     from .errors import Diverged
     from .train import train
     device = torch.device("cpu")
-    # The smoke runs' data: load_data's quick subset and split, as `--quick` draws them.
-    data, train_idx, val_idx = load_data(argparse.Namespace(**vars(args), quick=True, val_size=QUICK_VAL,
-                                                            val_split="random"))
+    # The smoke runs' data: the quick subset and split, as `--quick` draws them.
+    data, train_idx, val_idx = subset_and_split(load_cifar10(args.data_dir, args.offline, args.skip_checksum),
+                                                seed=args.seed, val_size=QUICK_VAL, quick=True)
     tensors = to_device(data, train_idx, val_idx, device)
     print(f"torch {torch.__version__}, CPU kernels {torch.backends.cpu.get_cpu_capability()}, "
           f"{torch.get_num_threads()} threads; {len(train_idx)} training and {len(val_idx)} validation "

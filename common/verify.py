@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 from . import cli
-from .config import QUICK_TEST, QUICK_TRAIN, REPO, TrainConfig
-from .data import fingerprint, load_cifar10, split_indices, subset_for_quick, to_device
+from .config import REPO, TrainConfig
+from .data import fingerprint, load_cifar10, subset_and_split, to_device
 from .errors import DataError, UsageError
 from .results import read_record, runs_of
 from .train import replay
@@ -93,10 +93,8 @@ class Copies:
         self.data = load_cifar10(data_dir, offline=True, skip_checksum=skip_checksum)
 
     def of(self, record, cfg):
-        data = self.data
-        if record.get("quick"):  # a smoke run's subset, as load_data draws it
-            data = subset_for_quick(data, QUICK_TRAIN, QUICK_TEST, cfg.seed)
-        train_idx, val_idx = split_indices(len(data.train_labels), cfg.val_size, cfg.seed, cfg.val_split)
+        data, train_idx, val_idx = subset_and_split(self.data, seed=cfg.seed, val_size=cfg.val_size,
+                                                    val_split=cfg.val_split, quick=bool(record.get("quick")))
         return to_device(data, train_idx, val_idx, torch.device("cpu")), fingerprint(data, train_idx, val_idx)
 
 
