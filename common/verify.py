@@ -45,6 +45,7 @@ MATCHES, WITHIN_SPREAD, NO_MATCH, OTHER_DATA = (
     "matches", "matches within the spread another kernel family gives", "does not match",
     "on other data: not judged")
 DEFAULT_POINTS = 2
+OWN_THREADS = torch.get_num_threads()  # before any replay sets a record's
 
 
 def records_in(paths):
@@ -102,14 +103,14 @@ def verify_run(path, key, record, run, copies, points, log=print):
     """Replay one run; returns its verdict, printing what was compared."""
     cfg = settings_of(record, run)
     family, threads = machine_of(run, record)
+    recorded = (record.get("data") or {}).get("fingerprint")
     missing = [what for what, value in (("kernel family", family), ("threads", threads),
-                                         ("data fingerprint", (record.get("data") or {}).get("fingerprint")))
-               if value is None]
+                                         ("data fingerprint", recorded)) if value is None]
     here = torch.backends.cpu.get_cpu_capability()
-    torch.set_num_threads(min(threads or torch.get_num_threads(), os.cpu_count() or 1))
+    # The record's threads where it names them, else this process's own: never the last run's.
+    torch.set_num_threads(min(threads or OWN_THREADS, os.cpu_count() or 1))
     name = f"{path}, {key} (seed {cfg.seed})"
     tensors, prints = copies.of(record, cfg)
-    recorded = (record.get("data") or {}).get("fingerprint")
     if recorded and recorded != prints:
         log(f"{name}: {OTHER_DATA} (the record's images have fingerprint {recorded['train']}, these "
             f"{prints['train']}: another copy of CIFAR-10, so its numbers may differ for that reason alone)")
