@@ -7,9 +7,9 @@ one, one line in check().
 import math
 import os
 import re
-from collections import namedtuple
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import UsageError
 
@@ -362,25 +362,120 @@ RECIPE_TITLES = {
 
 # The question scripts, in the order they answer the report; each writes <script>.json.
 SCRIPTS = ("q1_1_data", "q1_2_model", "q1_3_train", "q1_3_dropout", "q1_3_improve")
-# What `python -m common.everything` runs, in README's order: data, model, baseline, dropout
-# sweep (1.3.6 included), the student's recipe, then the best one (bn_onecycle, the package's
-# earlier best, is left to its own command).
-EVERYTHING = (("q1_1_data",), ("q1_2_model",), ("q1_3_train",), ("q1_3_dropout",),
-              ("q1_3_improve", "--recipe", "student"), ("q1_3_improve", "--recipe", "best"))
-# The report's five training runs, each also trained with other seeds and under the sheet's
-# reading: how REPORT.md names it, its settings, the report's final test accuracy, the script
-# that trains it with the arguments that train it alone, and its key in that script's record.
-# Another seed's run goes to seeds/<folder>_seed<N>/, folder being the key without spaces.
-ReportRun = namedtuple("ReportRun", "title settings report_acc script args record_key")
-REPORT_RUNS = {
-    "baseline": ReportRun("1.3.4 baseline", dict(BASELINE), REPORT["baseline"]["final_test_acc"],
-                          "q1_3_train", (), "baseline"),
-    **{f"dropout {p}": ReportRun(f"1.3.5 dropout p = {p}", dict(BASELINE, dropout=float(p)),
-                                 REPORT["dropout"][p]["final_test_acc"], "q1_3_dropout", ("--dropouts", p), p)
-       for p in REPORT["dropout"]},
-    "student": ReportRun("1.3.7 student recipe", dict(STUDENT), REPORT["student"]["final_test_acc"],
-                         "q1_3_improve", ("--recipe", "student"), "student"),
-}
+
+
+# How each script names a run's loss and accuracy figures: the prefix, from the run's key in its record.
+FIGURE_PREFIXES = {"q1_3_train": "q1_3_4", "q1_3_dropout": "q1_3_5_dropout_{key}",
+                   "q1_3_improve": "q1_3_7_{key}"}
+
+
+def figure_prefix(script, key):
+    """"q1_3_5_dropout_0.2": the start of the names of a run's figures (any p, any recipe)."""
+    return FIGURE_PREFIXES[script].format(key=key)
+
+
+class Graded(NamedTuple):
+    """One of the report's values of a run that the grading table judges: the record's field, the
+    report's question, and how the value is read where the report leaves it open."""
+
+    field: str
+    question: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run the package makes, the one home of everything said about it: its name, how
+    REPORT.md titles it, the script and the arguments that train it alone, its key in that script's
+    record, its settings, the bench's recipe whose speed times it; for the report's runs, where
+    REPORT holds the report's values (report_key), the values the grading table judges (Graded)
+    and the words its rows name it by. The report's runs are also trained with other seeds and
+    under the sheet's reading; another seed's run goes to seeds/<name without spaces>_seed<N>/."""
+
+    name: str
+    title: str
+    script: str
+    record_key: str
+    settings: dict
+    timed_as: str
+    args: tuple = ()
+    report_key: str | None = None
+    graded: tuple = ()
+    label: str = ""
+
+    @property
+    def figure_prefix(self):
+        return figure_prefix(self.script, self.record_key)
+
+    @property
+    def report_acc(self):
+        """The report's final test accuracy of this run."""
+        return report_value(f"{self.report_key}/final_test_acc")
+
+
+RUNS = (
+    Run(name="baseline", title="1.3.4 baseline", script="q1_3_train", record_key="baseline",
+        settings=dict(BASELINE), timed_as="baseline", report_key="baseline", label="baseline",
+        graded=(Graded("final_val_acc", "1.3.3"), Graded("best_val_acc", "1.3.3"),
+                Graded("final_test_acc", "1.3.4"))),
+    *(Run(name=f"dropout {p}", title=f"1.3.5 dropout p = {p}", script="q1_3_dropout", record_key=p,
+          settings=dict(BASELINE, dropout=float(p)), timed_as="baseline", args=("--dropouts", p),
+          report_key=f"dropout/{p}", label=f"dropout p = {p}",
+          graded=(Graded("final_test_acc", "1.3.5"),
+                  *([Graded("best_val_acc", "1.3.5")] if report_value(f"dropout/{p}/best_val_acc") else [])))
+      for p in REPORT["dropout"]),
+    Run(name="student", title="1.3.7 student recipe", script="q1_3_improve", record_key="student",
+        settings=dict(STUDENT), timed_as="student", args=("--recipe", "student"), report_key="student",
+        label="student's recipe",
+        graded=(Graded("final_test_acc", "1.3.7"), Graded("final_val_acc", "1.3.7"),
+                Graded("best_val_acc", "1.3.7", "the report's \"best accuracy\", read as validation: it "
+                       "names its epoch, as the validation curve's best"))),
+    *(Run(name=recipe, title=f"1.3.7 {recipe} recipe", script="q1_3_improve", record_key=recipe,
+          settings=dict(RECIPES[recipe]), timed_as=recipe, args=("--recipe", recipe))
+      for recipe in ("bn_onecycle", "best")),
+)
+RUN = {run.name: run for run in RUNS}
+# The recipes the bench times (`python -m common.bench --recipes`): each the settings of its run.
+TIMED = {run.timed_as: RUN[run.timed_as].settings for run in RUNS}
+# The report's five training runs, each also trained with other seeds and under the sheet's reading.
+REPORT_RUNS = {run.name: run for run in RUNS if run.report_key}
+# The package's own 1.3.7 recipes, each with one change undone under figures/ablation/.
+ABLATED = ("best", "bn_onecycle")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command of the package: the question it answers (the times table's row), the script and
+    its arguments, the runs it trains, and whether `python -m common.everything` runs it."""
+
+    question: str
+    script: str
+    args: tuple = ()
+    runs: tuple = ()
+    in_everything: bool = True
+
+    def words(self):
+        return " ".join([f"python {self.script}.py", *self.args])
+
+
+# What the package runs, in README's order: data, model, baseline, dropout sweep (1.3.6 included),
+# the student's recipe, then the best one; bn_onecycle, the package's earlier best, is left to its
+# own command.
+COMMANDS = (
+    Command("1.1 data", "q1_1_data"),
+    Command("1.2 model", "q1_2_model"),
+    Command("1.3.1-1.3.4 baseline", "q1_3_train", runs=("baseline",)),
+    Command("1.3.5-1.3.6 dropout sweep", "q1_3_dropout",
+            runs=tuple(run.name for run in RUNS if run.script == "q1_3_dropout")),
+    *(Command(f"1.3.7 {recipe} recipe", "q1_3_improve", ("--recipe", recipe), runs=(recipe,),
+              in_everything=recipe != "bn_onecycle") for recipe in ("student", "bn_onecycle", "best")),
+)
+EVERYTHING = tuple((command.script, *command.args) for command in COMMANDS if command.in_everything)
+
+
+def script_command(script):
+    """The commands that make script's record, as REPORT.md tells a reader to run them."""
+    return " && ".join(c.words() for c in COMMANDS if c.script == script and c.in_everything)
 
 
 def seed_folder_name(run):

@@ -52,18 +52,6 @@ def read_record(path, quick=None):
     return record
 
 
-def ablation_runs(out, recipe, quick=False):
-    """[(folder name, record, run dict)] of recipe's runs under out/ablation/, in folder
-    order: one run per folder, each with the settings it trained (its "train_config")."""
-    found = []
-    for path in sorted(Path(out).glob("ablation/*/q1_3_improve.json")):
-        record = read_record(path, quick=quick)
-        run = ((record or {}).get("runs") or {}).get(recipe)
-        if isinstance(run, dict) and isinstance(run.get("train_config"), dict):
-            found.append((path.parent.name, record, run))
-    return found
-
-
 def _jsonable(value):
     import torch
     if isinstance(value, torch.Tensor):
@@ -95,8 +83,13 @@ def runs_of(record):
 def machine_words(run):
     """Where a run was trained: the same seed gives slightly different numbers on other
     CPU kernels or thread counts."""
-    env = run.get("env") or {}
-    if not env:
+    if not run.get("env"):
         return "Machine: not recorded (trained before the package recorded it)."
-    kernels = kernels_words(env)
-    return f"Trained on {env.get('device', '?')}{kernels}, torch {env.get('torch', '?')}."
+    return f"Trained on {machine_where(run)}."
+
+
+def machine_where(run):
+    """"cpu (x86_64, 2 threads), CPU kernels AVX2, 2 threads, torch 2.14.1": the machine a run
+    recorded."""
+    env = run.get("env") or {}
+    return f"{env.get('device', '?')}{kernels_words(env)}, torch {env.get('torch', '?')}"

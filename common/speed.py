@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 from torchvision import transforms
 
-from .config import BASELINE, BEST, BN_ONECYCLE, STUDENT, TrainConfig
+from .config import BASELINE, BEST, TIMED, TrainConfig
 from .data import GIVEN_MEAN, GIVEN_STD, UncheckedCIFAR10, to_device
 from .files import write_json
 from .model import ConvNet
@@ -86,7 +86,6 @@ def _timed_run(data, n_images, device, cfg, n_val=0):
     return train_rate, n_val / (time.perf_counter() - started)
 
 
-RECIPES_TIMED = {"baseline": BASELINE, "student": STUDENT, "bn_onecycle": BN_ONECYCLE, "best": BEST}
 BUDGET = 1.5  # 1.3.7: the best recipe's whole training may take at most 1.5x the baseline's
 
 
@@ -107,10 +106,10 @@ def compare_recipes(data, n_images, device, repeats):
     """1.3.7: each recipe's whole training time against the baseline's, in one process, from
     the speed of a timed epoch (training images rounded up to whole batches) and of its
     validation pass (2,000 images here, scaled to the 5,000 of a run)."""
-    rates = {name: [] for name in RECIPES_TIMED}
-    totals = {name: [] for name in RECIPES_TIMED}
+    rates = {name: [] for name in TIMED}
+    totals = {name: [] for name in TIMED}
     for repeat in range(1, repeats + 1):
-        for name, recipe in RECIPES_TIMED.items():
+        for name, recipe in TIMED.items():
             cfg = TrainConfig(**recipe)
             n = math.ceil(n_images / cfg.batch_size) * cfg.batch_size
             train_rate, val_rate = _timed_run(data, n, device, cfg, n_val=2000)
@@ -121,8 +120,8 @@ def compare_recipes(data, n_images, device, repeats):
             f"run {repeat}: "
             + " | ".join(
                 f"{name} {rates[name][-1]:5.0f} img/s, {totals[name][-1] / 60:5.1f} min "
-                f"for {TrainConfig(**RECIPES_TIMED[name]).epochs} epochs"
-                for name in RECIPES_TIMED
+                f"for {TrainConfig(**TIMED[name]).epochs} epochs"
+                for name in TIMED
             )
             + f" | best / baseline {ratio:.2f} ({'within' if ok else 'OVER'} the {BUDGET}x budget)"
         )

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from common.reporting import claims, stats
+from common.reporting.folder import Results
 from common.config import BASELINE, STUDENT, TrainConfig, as_dict
 from common.reporting.page import build_report
 from common.reporting.stats import FAILS, HOLDS, UNSURE
@@ -104,7 +105,7 @@ def test_a_run_with_other_settings_is_not_a_seed(tmp_path):
     _made_up_results(tmp_path)
     other = _run(dict(BASELINE, lr=0.01), 3, 99.0)
     _write(tmp_path / "seeds" / "baseline_lr_seed3", "q1_3_train", other)
-    assert [seed for seed, *_ in claims.seed_runs(tmp_path)["baseline"]] == [0, 1, 2]
+    assert [each.seed for each in Results(tmp_path).seed_runs["baseline"]] == [0, 1, 2]
 
 
 def test_the_best_recipe_over_seeds_is_one_list_for_readme_and_confusion_figure(tmp_path):
@@ -125,7 +126,7 @@ def test_the_best_recipe_over_seeds_is_one_list_for_readme_and_confusion_figure(
         _write(folder, "q1_3_improve", {"runs": {"best": run}})
     _write(tmp_path / "ablation" / "best_lr", "q1_3_improve",  # another setting: not a seed
            {"runs": {"best": _run(dict(RECIPES["best"], lr=0.5), 3, 10.0)}})
-    assert [seed for seed, _ in claims.best_recipe_seeds(tmp_path)] == [0, 1, 2]
+    assert [each.seed for each in Results(tmp_path).best_recipe_seeds] == [0, 1, 2]
     assert "| 90.20% | 90.07% (89.90 to 90.20, 3 seeds) |" in "\n".join(results_table(tmp_path))
     found, missing = claims.confusion_runs(tmp_path)  # seed 0 kept no counts: seeds 1 and 2, summed
     assert [label for label, _ in found] == [
@@ -150,7 +151,7 @@ def test_a_quick_record_is_never_a_seed(tmp_path):
     _made_up_results(tmp_path)
     path = tmp_path / "seeds" / "baseline_seed2" / "q1_3_train.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "quick": True}))
-    assert [seed for seed, *_ in claims.seed_runs(tmp_path)["baseline"]] == [0, 1]
+    assert [each.seed for each in Results(tmp_path).seed_runs["baseline"]] == [0, 1]
 
 
 def test_everything_prints_every_seed_run_as_one_command():
@@ -262,7 +263,8 @@ def test_a_claim_can_hold_under_one_reading_and_fail_under_the_other(tmp_path):
     sheet = {
         c.short: c.verdict
         for c in claims.claims(
-            tmp_path / "sheet", {"dropout_after": "pools_and_fc", "val_split": "last", "val_size": 1000}
+            Results(tmp_path / "sheet",
+                    {"dropout_after": "pools_and_fc", "val_split": "last", "val_size": 1000})
         )
     }
     assert package["p = 0.5 is the best p"] == HOLDS and sheet["p = 0.5 is the best p"] == FAILS
@@ -271,8 +273,8 @@ def test_a_claim_can_hold_under_one_reading_and_fail_under_the_other(tmp_path):
     assert "| 1.3.5 | p = 0.5 is the best p | holds" in report and "| **no** |" in report
     assert "p = 0.5 is the best p: holds against does not hold" in readings.summary(tmp_path)
     # The sheet's runs are not seeds of the package's, nor the other way round.
-    assert [seed for seed, *_ in claims.seed_runs(tmp_path)["baseline"]] == [0, 1, 2]
-    assert claims.seed_runs(tmp_path)["baseline"][0][1]["final_test_acc"] == NEAR_THE_REPORT["baseline"][0]
+    assert [each.seed for each in Results(tmp_path).seed_runs["baseline"]] == [0, 1, 2]
+    assert Results(tmp_path).seed_runs["baseline"][0].run["final_test_acc"] == NEAR_THE_REPORT["baseline"][0]
 
 
 def test_without_the_sheets_runs_there_is_no_section(tmp_path):

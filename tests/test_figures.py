@@ -121,7 +121,7 @@ def test_a_run_with_seeds_is_drawn_as_their_band(tmp_path, monkeypatch):
     assert drawn == [(own_first, 2, [0, 1, 2], "q1_3_4_loss.png"),
                      (own_first, 2, [0, 1, 2], "q1_3_4_accuracy.png")]
     drawn.clear()
-    figures.redraw_folder(tmp_path / "seeds" / "baseline_seed1", lambda: None, {})  # one seed's own folder
+    figures.redraw_folder(tmp_path / "seeds" / "baseline_seed1", lambda: None)  # one seed's own folder
     assert drawn == [([[61, 64, 67]], 3, [1], "q1_3_4_loss.png"),
                      ([[61, 64, 67]], 3, [1], "q1_3_4_accuracy.png")]
 

@@ -230,7 +230,7 @@ def test_readmes_generated_blocks_are_the_ones_the_committed_json_gives():
         text = (repo / pages[name]).read_text()
         begin, end = markers(name)
         block = text[text.index(begin) + len(begin):text.index(end)]
-        assert block.strip() == "\n".join(build(repo / "figures")).strip(), name
+        assert block.strip() == "\n".join(build(repo / "figures").lines).strip(), name
     assert "min" in (repo / "README.md").read_text()
 
 

@@ -15,7 +15,8 @@ from scipy.stats import ttest_1samp, ttest_ind
 from common.config import BASELINE, READINGS, STUDENT, TrainConfig, as_dict
 from common.data import mean_and_std, split_indices
 from common.errors import UsageError
-from common.reporting import readings, seeds, stats
+from common.reporting import readings, stats
+from common.reporting.folder import FedBothWays, Results, damaged_words
 from common.reporting.stats import FAILS, HOLDS, UNSURE, Spread
 
 HIGH, LOW = [74.1, 74.6, 74.3], [69.2, 69.8, 69.5]
@@ -299,9 +300,10 @@ def test_a_runs_seeds_are_its_folder_and_the_seed_folders_that_trained_its_setti
     _record(tmp_path / "seeds" / "baseline_seed1", "q1_3_train", _run(BASELINE, 1, 68.8))
     _record(tmp_path / "seeds" / "baseline_lr", "q1_3_train", _run(dict(BASELINE, lr=0.1), 3, 10.0))
     _record(tmp_path / "seeds" / "baseline_quick", "q1_3_train", _run(BASELINE, 4, 30.0), quick=True)
-    found = seeds.seed_runs(tmp_path)["baseline"]
-    assert [(seed, run["final_test_acc"]) for seed, run, _, _ in found] == [(0, 69.4), (1, 68.8), (2, 70.2)]
-    assert seeds.seed_runs(tmp_path)["student"] == []
+    found = Results(tmp_path).seed_runs["baseline"]
+    assert [(each.seed, each.run["final_test_acc"]) for each in found] == [(0, 69.4), (1, 68.8), (2, 70.2)]
+    assert [each.folder.name for each in found] == [tmp_path.name, "baseline_seed1", "baseline_seed2"]
+    assert Results(tmp_path).seed_runs["student"] == []
 
 
 def test_a_record_that_names_no_seed_is_seed_0(tmp_path):
@@ -309,18 +311,18 @@ def test_a_record_that_names_no_seed_is_seed_0(tmp_path):
     del run["train_config"]["seed"]  # trained before the package recorded it
     _record(tmp_path, "q1_3_train", run)
     _record(tmp_path / "seeds" / "baseline_seed1", "q1_3_train", _run(BASELINE, 1, 68.8))
-    assert [seed for seed, *_ in seeds.seed_runs(tmp_path)["baseline"]] == [0, 1]
+    assert [each.seed for each in Results(tmp_path).seed_runs["baseline"]] == [0, 1]
     sweep = {"quick": False, "best_dropout": 0.5, "runs": {"0.5": _run(dict(BASELINE, dropout=0.5), 0)},
              "predictions": {"test_set": {"normalized": {"accuracy": 74.0}, "raw": {"accuracy": 27.0}}}}
     del sweep["runs"]["0.5"]["train_config"]["seed"]
     (tmp_path / "q1_3_dropout.json").write_text(json.dumps(sweep))
-    assert seeds.normalized_against_raw(tmp_path) == [(0, 74.0, 27.0)]
+    assert Results(tmp_path).fed_both_ways() == [FedBothWays(seed=0, normalized=74.0, raw=27.0)]
 
 
 def test_a_seed_found_twice_counts_once_the_folders_own_first(tmp_path):
     _record(tmp_path, "q1_3_train", _run(BASELINE, 0, 69.4))
     _record(tmp_path / "seeds" / "again", "q1_3_train", _run(BASELINE, 0, 99.0))
-    assert [run["final_test_acc"] for _, run, _, _ in seeds.seed_runs(tmp_path)["baseline"]] == [69.4]
+    assert [each.run["final_test_acc"] for each in Results(tmp_path).seed_runs["baseline"]] == [69.4]
 
 
 def test_a_folder_of_the_sheets_runs_is_read_with_the_sheets_settings(tmp_path):
@@ -329,9 +331,10 @@ def test_a_folder_of_the_sheets_runs_is_read_with_the_sheets_settings(tmp_path):
     _record(sheet / "seeds" / "student_seed1", "q1_3_improve",
             {"student": _run(dict(STUDENT, **READINGS["sheet"]), 1, 78.5)})
     _record(sheet / "seeds" / "student_pkg", "q1_3_improve", {"student": _run(STUDENT, 2, 77.0)})
-    assert seeds.folder_settings(sheet) == READINGS["sheet"]
-    assert [seed for seed, *_ in seeds.seed_runs(sheet)["student"]] == [0, 1]
-    assert seeds.folder_settings(tmp_path) == {}
+    assert Results(sheet).settings == READINGS["sheet"]
+    assert [each.seed for each in Results(sheet).seed_runs["student"]] == [0, 1]
+    assert Results(tmp_path).settings == {}
+    assert Results(tmp_path).reading("sheet").settings == READINGS["sheet"]
 
 
 def test_the_whole_test_set_accuracies_come_from_the_records_that_made_1_3_6_with_p_0_5(tmp_path):
@@ -344,14 +347,15 @@ def test_the_whole_test_set_accuracies_come_from_the_records_that_made_1_3_6_wit
     sweep(tmp_path, 0, 0.5, 74.4, 26.7)
     sweep(tmp_path / "seeds" / "dropout0.5_seed1", 1, 0.5, 74.3, 30.1)
     sweep(tmp_path / "seeds" / "dropout0.5_seed2", 2, 0.2, 75.0, 31.0)  # its 1.3.6 used another p
-    assert seeds.normalized_against_raw(tmp_path) == [(0, 74.4, 26.7), (1, 74.3, 30.1)]
+    assert Results(tmp_path).fed_both_ways() == [FedBothWays(0, normalized=74.4, raw=26.7),
+                                                 FedBothWays(1, normalized=74.3, raw=30.1)]
 
 
 def test_a_damaged_record_is_named_with_the_command_that_remakes_it(tmp_path):
     (tmp_path / "q1_3_train.json").write_text('{"history": ')
     (tmp_path / "q1_3_dropout.json").write_text(json.dumps({"runs": {}}))
-    assert seeds.damaged_records(tmp_path) == [seeds.damaged_words(tmp_path, "q1_3_train")]
-    words = seeds.damaged_words(tmp_path, "q1_3_train")
+    assert Results(tmp_path).damaged() == [damaged_words(tmp_path, "q1_3_train")]
+    words = damaged_words(tmp_path, "q1_3_train")
     assert f"{tmp_path / 'q1_3_train.json'} is damaged" in words
     assert f"its results are missing from {tmp_path / 'REPORT.md'}" in words
     assert f"`python q1_3_train.py --out {tmp_path}`" in words
@@ -478,7 +482,7 @@ def test_the_made_up_runs_give_each_verdict_the_pages_show(tmp_path):
     from common.reporting.claims import claims as verdicts
     made_up_results(tmp_path)
     package = [c.verdict for c in verdicts(tmp_path)]
-    sheet = [c.verdict for c in verdicts(tmp_path / "sheet", READINGS["sheet"])]
+    sheet = [c.verdict for c in verdicts(Results(tmp_path).reading("sheet"))]
     assert package == [HOLDS, FAILS, HOLDS, HOLDS, HOLDS, HOLDS, HOLDS]
     assert sheet == [HOLDS, HOLDS, HOLDS, UNSURE, HOLDS, FAILS, HOLDS]
 
@@ -553,9 +557,10 @@ def test_a_smoke_runs_seeds_are_found_among_smoke_runs_only(tmp_path):
     _record(tmp_path, "q1_3_train", _run(BASELINE, 0, 30.0), quick=True)
     _record(tmp_path / "seeds" / "baseline_seed1", "q1_3_train", _run(BASELINE, 1, 31.0), quick=True)
     _record(tmp_path / "seeds" / "baseline_seed2", "q1_3_train", _run(BASELINE, 2, 69.0))
-    found = seeds.same_but_seed(tmp_path, "q1_3_train", "baseline", TrainConfig(**BASELINE), quick=True)
+    results = Results(tmp_path)
+    found = results.same_but_seed("q1_3_train", "baseline", TrainConfig(**BASELINE), quick=True)
     assert sorted(found) == [0, 1]
-    assert sorted(seeds.same_but_seed(tmp_path, "q1_3_train", "baseline", TrainConfig(**BASELINE))) == [2]
+    assert sorted(results.same_but_seed("q1_3_train", "baseline", TrainConfig(**BASELINE))) == [2]
 
 
 def test_seeds_without_a_seed_0_leave_its_cell_empty(tmp_path):
@@ -593,8 +598,9 @@ def committed_pages():
 
 @pytest.mark.parametrize("folder", committed_pages(), ids=lambda p: p.name)
 def test_every_committed_value_verdict_is_the_prediction_interval_recomputed_from_the_seeds(folder):
-    """Each committed REPORT.md's value verdicts, against the 95% prediction interval for one more run
-    computed here from the seeds' values with scipy alone: the interval shown and which side of it the
+    """Each committed folder's value verdicts (its grading rows, which its REPORT.md shows: the page
+    equals its rebuild, tests/test_report.py), against the 95% prediction interval for one more run
+    computed here from the seeds' values with scipy alone: the interval and which side of it the
     report's value lies on."""
     from scipy.stats import t
 
@@ -603,17 +609,17 @@ def test_every_committed_value_verdict_is_the_prediction_interval_recomputed_fro
     if "## Grading table" not in page:  # a folder of one run's variants (bf16/, a seed's): no verdicts
         assert "95% interval" not in page and "seed noise" not in page
         return
-    for row in rows(folder):
-        if len(row.values) < 2:
-            continue
+    judged = [row for row in rows(folder) if len(row.values) >= 2]
+    assert judged
+    for row in judged:
         n, mean = len(row.values), sum(row.values) / len(row.values)
         s = math.sqrt(sum((v - mean) ** 2 for v in row.values) / (n - 1))
         half = t.ppf(0.975, n - 1) * s * math.sqrt(1 + 1 / n)
-        line = next(line for line in page.splitlines() if line.startswith(f"| {row.question} | {row.what} |"))
-        assert f"95% interval {mean - half:.2f} to {mean + half:.2f}" in line, line
-        outside = abs(row.report_value - mean) > half
-        assert ("package lower" in line or "package higher" in line) == outside, line
-        assert ("within seed noise" in line) == (abs(row.report_value - mean) <= 1.96 * s), line
+        found = stats.agreement(row.report_value, row.values)
+        assert (found.low, found.high) == (pytest.approx(mean - half), pytest.approx(mean + half)), row.what
+        assert (not found.inside) == (abs(row.report_value - mean) > half), row.what
+        assert (found.verdict == stats.WITHIN) == (abs(row.report_value - mean) <= 1.96 * s), row.what
+        assert row.verdict == found.words()
 
 
 # The rule's edges, exactly: three seeds -1, 0, 1 have mean 0.0 and sample std 1.0 in floating point.

@@ -1,12 +1,10 @@
 """REPORT.md's sections on seeds: the spread of each of the report's runs over this
 package's seeds, and each of the report's claims quoted with a verdict (common.stats),
 all from the JSON, never typed; and the figures that combine runs."""
-from pathlib import Path
 from typing import NamedTuple
 
 from ..config import REPORT_RUNS, TrainConfig, reading_of
-from ..results import read_record
-from .seeds import best_recipe_seeds, folder_settings, normalized_against_raw, seed_runs
+from .folder import Results
 from .stats import COVERAGE, RULE, Spread, agreement, all_of, higher, p_words, positive, similar
 
 
@@ -36,14 +34,15 @@ def loss_rise(run):
 
 
 def _values(runs, measure):
-    return [measure(run) for _, run, _, _ in runs]
+    """measure of each seed's run ([SeedRun])."""
+    return [measure(seed_run.run) for seed_run in runs]
 
 
 def _numbers(name, runs, measure, what, digits=2):
     values = _values(runs, measure)
     if not values:
         return f"{REPORT_RUNS[name].title}: no full run yet"
-    seeds = ", ".join(str(seed) for seed, *_ in runs)
+    seeds = ", ".join(str(seed_run.seed) for seed_run in runs)
     return (f"{REPORT_RUNS[name].title}, {what} over seed{'s' if len(runs) > 1 else ''} {seeds}: "
             + ", ".join(_fmt(v, digits) for v in values)
             + (f" (mean {_fmt(Spread(values).mean, digits)})" if len(values) > 1 else ""))
@@ -66,109 +65,64 @@ class Claim(NamedTuple):
     short: str  # what it says, in a table's cell
 
 
-SHORT = ["the validation loss rises (over-fitting)", "p = 0.2 changes little", "p = 0.5 reduces over-fitting",
-         "p = 0.5 is the best p", "p = 0.8 is too high", "normalized inputs beat raw ones",
-         "the student's recipe beats the baseline"]
+def _claim(question, short, words, tests, numbers):
+    """A claim that holds when each of its tests does ([(verdict, p)]: one test, or several that
+    must all hold, whose p-value is the largest)."""
+    verdict, p = tests[0] if len(tests) == 1 else (all_of(tests), _largest_p(tests))
+    return Claim(question, words, verdict, p, numbers, short)
 
 
-def claims(out, settings=None):
-    """[Claim] of the report, from the runs in out (seed_runs(out, settings)), in the report's order."""
-    return [Claim(*claim, short) for claim, short in zip(_claims(out, settings), SHORT)]
-
-
-def _claims(out, settings):
-    runs = seed_runs(out, settings)
+def claims(out):
+    """[Claim] of the report, from a folder's runs (Results.seed_runs), in the report's order."""
+    results = Results.of(out)
+    runs = results.seed_runs
     test = {name: _values(r, final_test) for name, r in runs.items()}
     rise = {name: _values(r, loss_rise) for name, r in runs.items()}
-    found = []
+    val = {name: _values(runs[name], final_val) for name in ("dropout 0.5", "dropout 0.8")}
 
-    verdict, p = positive(rise["baseline"])
-    found.append(
-        (
-            "1.3.4",
-            "The loss shows graph depicts an over fitting of the model due to the fact that the loss "
-            "of the validation data set increases.",
-            verdict,
-            p,
-            [_numbers("baseline", runs["baseline"], loss_rise, "last validation loss minus its lowest", 3)],
-        )
-    )
+    def numbers(names, measure, what, digits=2):
+        return [_numbers(name, runs[name], measure, what, digits) for name in names]
 
-    verdict, p = similar(test["dropout 0.2"], test["baseline"])
-    found.append(
-        (
-            "1.3.5",
-            "The dropout of 0.2 does not fundamentally impact the behaviour of the model in terms "
-            "of accuracy and loss.",
-            verdict,
-            p,
-            [
-                _numbers(n, runs[n], final_test, "final test accuracy (%)")
-                for n in ("dropout 0.2", "baseline")
-            ],
-        )
-    )
-
-    tests = [higher(rise["baseline"], rise["dropout 0.5"]), higher(rise["dropout 0.2"], rise["dropout 0.5"])]
-    found.append(
-        (
-            "1.3.5",
-            "The dropout of 0.5 reduces the over fitting of the previous model(s) model drastically",
-            all_of(tests),
-            _largest_p(tests),
-            [
-                _numbers(n, runs[n], loss_rise, "last validation loss minus its lowest", 3)
-                for n in ("baseline", "dropout 0.2", "dropout 0.5")
-            ],
-        )
-    )
-
-    tests = [higher(test["dropout 0.5"], test[n]) for n in ("dropout 0.2", "dropout 0.8")]
-    found.append(("1.3.5", "The best model achieved in 1.3.5 was the model with a dropout of 0.5.",
-                  all_of(tests), _largest_p(tests),
-                  [_numbers(n, runs[n], final_test, "final test accuracy (%)")
-                   for n in ("dropout 0.2", "dropout 0.5", "dropout 0.8")]))
-
-    tests = [higher(test["dropout 0.5"], test["dropout 0.8"]),
-             higher(_values(runs["dropout 0.5"], final_val), _values(runs["dropout 0.8"], final_val))]
-    found.append(
-        (
-            "1.3.5",
-            "the dropout rate is slightly too high which reduces the accuracy of the model for both "
-            "test and validation set compared to a dropout of 0.5",
-            all_of(tests),
-            _largest_p(tests),
-            [
-                _numbers(n, runs[n], m, w)
-                for n in ("dropout 0.5", "dropout 0.8")
-                for m, w in (
-                    (final_test, "final test accuracy (%)"),
-                    (final_val, "final validation accuracy (%)"),
-                )
-            ],
-        )
-    )
-
-    fed = normalized_against_raw(out, settings=settings)
-    verdict, p = positive([norm - raw for _, norm, raw in fed])
-    found.append(("1.3.6", "[fed without normalization] Here, the accuracy of classification is at 40%. [fed "
-                           "normalized] Here, the accuracy of classification is at 70%.", verdict, p,
-                  ["1.3.5 dropout p = 0.5's model, accuracy on the whole test set by seed: "
-                   + (", ".join(f"{seed}: {norm:.2f}% normalized, {raw:.2f}% raw" for seed, norm, raw in fed)
-                      if fed else "(none yet)")]))
-
-    verdict, p = higher(test["student"], test["baseline"])
-    found.append(
-        (
-            "1.3.7",
-            "I have achieved a total validation accuracy of 80.3% in the last epoch and a "
-            "corresponding test accuracy of 80.15%. [the baseline: 70.42%]",
-            verdict,
-            p,
-            [_numbers(n, runs[n], final_test, "final test accuracy (%)") for n in ("student", "baseline")],
-        )
-    )
-    return found
+    test_words, val_words = "final test accuracy (%)", "final validation accuracy (%)"
+    rise_words = "last validation loss minus its lowest"
+    fed = results.fed_both_ways()
+    return [
+        _claim("1.3.4", "the validation loss rises (over-fitting)",
+               "The loss shows graph depicts an over fitting of the model due to the fact that the loss "
+               "of the validation data set increases.",
+               [positive(rise["baseline"])], numbers(["baseline"], loss_rise, rise_words, 3)),
+        _claim("1.3.5", "p = 0.2 changes little",
+               "The dropout of 0.2 does not fundamentally impact the behaviour of the model in terms "
+               "of accuracy and loss.",
+               [similar(test["dropout 0.2"], test["baseline"])],
+               numbers(["dropout 0.2", "baseline"], final_test, test_words)),
+        _claim("1.3.5", "p = 0.5 reduces over-fitting",
+               "The dropout of 0.5 reduces the over fitting of the previous model(s) model drastically",
+               [higher(rise[name], rise["dropout 0.5"]) for name in ("baseline", "dropout 0.2")],
+               numbers(["baseline", "dropout 0.2", "dropout 0.5"], loss_rise, rise_words, 3)),
+        _claim("1.3.5", "p = 0.5 is the best p",
+               "The best model achieved in 1.3.5 was the model with a dropout of 0.5.",
+               [higher(test["dropout 0.5"], test[name]) for name in ("dropout 0.2", "dropout 0.8")],
+               numbers(["dropout 0.2", "dropout 0.5", "dropout 0.8"], final_test, test_words)),
+        _claim("1.3.5", "p = 0.8 is too high",
+               "the dropout rate is slightly too high which reduces the accuracy of the model for both "
+               "test and validation set compared to a dropout of 0.5",
+               [higher(values["dropout 0.5"], values["dropout 0.8"]) for values in (test, val)],
+               [line for name in ("dropout 0.5", "dropout 0.8")
+                for line in numbers([name], final_test, test_words) + numbers([name], final_val, val_words)]),
+        _claim("1.3.6", "normalized inputs beat raw ones",
+               "[fed without normalization] Here, the accuracy of classification is at 40%. [fed "
+               "normalized] Here, the accuracy of classification is at 70%.",
+               [positive([each.normalized - each.raw for each in fed])],
+               ["1.3.5 dropout p = 0.5's model, accuracy on the whole test set by seed: "
+                + (", ".join(f"{each.seed}: {each.normalized:.2f}% normalized, {each.raw:.2f}% raw"
+                             for each in fed) if fed else "(none yet)")]),
+        _claim("1.3.7", "the student's recipe beats the baseline",
+               "I have achieved a total validation accuracy of 80.3% in the last epoch and a "
+               "corresponding test accuracy of 80.15%. [the baseline: 70.42%]",
+               [higher(test["student"], test["baseline"])],
+               numbers(["student", "baseline"], final_test, test_words)),
+    ]
 
 
 def spread_table(out):
@@ -180,19 +134,19 @@ def spread_table(out):
         f"| {COVERAGE:.0%} interval for one more run (%) | verdict |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
-    for name, runs in seed_runs(out).items():
+    for name, runs in Results.of(out).seed_runs.items():
         label, report = REPORT_RUNS[name].title, REPORT_RUNS[name].report_acc
         values = _values(runs, final_test)
         if not values:
             lines.append(f"| {label} | none yet | - | - | - | - | - | {report:.2f} | - | - |")
             continue
         spread, found = Spread(values), agreement(report, values)
-        seed0 = next((run["final_test_acc"] for seed, run, _, _ in runs if seed == 0), None)
+        seed0 = next((each.run["final_test_acc"] for each in runs if each.seed == 0), None)
         interval = f"{found.low:.2f} to {found.high:.2f}" if found else "one seed: no spread"
         verdict = "-" if not found else found.verdict + (
             f" ({found.seeds_to_tell} seeds would tell)" if found.seeds_to_tell else "")
         lines.append(
-            f"| {label} | {', '.join(str(seed) for seed, *_ in runs)} | {_fmt(seed0)} | {spread.mean:.2f} | "
+            f"| {label} | {', '.join(str(each.seed) for each in runs)} | {_fmt(seed0)} | {spread.mean:.2f} | "
             f"{_fmt(spread.std)} | {spread.low:.2f} | {spread.high:.2f} | {report:.2f} | {interval} | "
             f"{verdict} |"
         )
@@ -207,7 +161,8 @@ def _reading_flag(settings):
 
 def section(out):
     """REPORT.md's "Seeds" and "The report's claims" sections."""
-    settings = folder_settings(out)
+    results = Results.of(out)
+    settings = results.settings
     lines = (
         [
             "## Seeds: how far one run can be trusted",
@@ -223,12 +178,12 @@ def section(out):
             "interval for one more run.",
             "",
         ]
-        + spread_table(out)
+        + spread_table(results)
         + ["", "## The report's claims", "", f"Each claim is quoted from the report. The rule: {RULE}", ""]
     )
-    for question, words, verdict, p, numbers, _ in claims(out):
-        lines += [f"- {question}: \"{words}\"", f"  Verdict: {verdict_words(verdict, p)}. "
-                  + "; ".join(numbers) + "."]
+    for claim in claims(results):
+        lines += [f"- {claim.question}: \"{claim.words}\"",
+                  f"  Verdict: {verdict_words(claim.verdict, claim.p)}. " + "; ".join(claim.numbers) + "."]
     return lines + [""]
 
 
@@ -240,17 +195,18 @@ def confusion_runs(out):
     the best 1.3.7 recipe, each the counts summed over every seed of that run that kept them
     (seeds trained before the package kept counts have none); and the labels of those no run
     has them for yet."""
-    runs = seed_runs(out)
-    sweep = read_record(Path(out) / "q1_3_dropout.json", quick=False) or {}
+    results = Results.of(out)
+    runs = results.seed_runs
+    sweep = results.record("q1_3_dropout", quick=False) or {}
     best_p = f"{sweep.get('best_dropout', 0.5):g}"
     wanted = [("1.3.4 baseline", runs["baseline"]),
               (f"1.3.5 dropout p = {best_p} (the best by validation)", runs.get(f"dropout {best_p}", [])),
               ("1.3.7 student's recipe", runs["student"]),
               ("1.3.7 this package's best recipe",
-               [(seed, run, None, None) for seed, run in best_recipe_seeds(out)])]
+               results.best_recipe_seeds)]
     found, missing = [], []
     for label, seeded in wanted:
-        kept = [(seed, run["test_confusion"]) for seed, run, *_ in seeded if run.get("test_confusion")]
+        kept = [(each.seed, each.run["test_confusion"]) for each in seeded if each.run.get("test_confusion")]
         if not kept:
             missing.append(label)
             continue

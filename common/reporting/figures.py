@@ -19,12 +19,12 @@ from pathlib import Path
 
 from .. import cli
 from ..config import (CLASSES, QUICK_MARK, READING_NAMES, RECIPE_NAMES, RECIPE_TITLES, SCRIPTS, SEEDS_FOLDER,
-                      TrainConfig, as_words, differences, reading_of)
+                      TrainConfig, as_words, differences, figure_prefix, reading_of)
 from ..errors import DataError
 from ..files import replaced_atomically
-from ..results import read_record, runs_of
+from ..results import runs_of
 from .claims import CONFUSION_FIGURE, DROPOUT_FIGURE, confusion_runs
-from .seeds import damaged_records, folder_settings, same_but_seed, seed_runs
+from .folder import Records, Results
 from .timing import TARGET, TIME_FIGURE, elapsed_minutes
 
 RIGHT, WRONG = "green", "red"
@@ -250,13 +250,14 @@ def plot_steps(steps, path, title):
 
 
 SAMPLES_FIGURE, SAMPLE_INDICES = "q1_1_1_samples.png", [0, 1, 2, 3]
+COUNT_WORDS = {4: "four"}  # the samples' count as the title writes it
 STEPS_FIGURE = "q1_3_1_steps.png"
 
 
 def titled(text, quick, out=None):
     """A figure's title: its text, then what its folder's runs share beyond the package's
     defaults (the course sheet's reading, bf16), and the quick mark of a smoke run."""
-    settings = folder_settings(out) if out is not None else {}
+    settings = Results.of(out).settings if out is not None else {}
     reading = reading_of(settings)
     if reading:
         text += f" ({_reading_name(reading)})"
@@ -295,10 +296,6 @@ def heading(script, key, run):
     return text
 
 
-def prefix(script, key):
-    return {"q1_3_train": "q1_3_4", "q1_3_dropout": f"q1_3_5_dropout_{key}"}.get(script, f"q1_3_7_{key}")
-
-
 def loss_note(cfg):
     """Why a regularized run's training loss can sit above its validation loss."""
     causes = (
@@ -319,30 +316,30 @@ def loss_note(cfg):
             + ", ".join(causes) + "; validation uses plain targets and images in eval mode.")
 
 
-def seed_histories(out, script, key, run, records=None):
+def seed_histories(out, script, key, run):
     """([history], [seed]) of this run, then the runs that differ from it only in seed under
-    out's seeds/ and ablation/ folders, in seed order; records: a cache shared by the calls
-    of one redraw."""
-    seeds = same_but_seed(out, script, key, run.get("train_config") or {}, run.get("quick", False),
-                          (SEEDS_FOLDER, "ablation"), records)
+    out's seeds/ and ablation/ folders, in seed order."""
+    seeds = Results.of(out).same_but_seed(script, key, run.get("train_config") or {}, run.get("quick", False),
+                                          (SEEDS_FOLDER, "ablation"))
     own = (run.get("train_config") or {}).get("seed", 0)
     order = [own] + [seed for seed in seeds if seed != own]
-    found = {own: run, **{seed: other for seed, (other, _, _) in seeds.items() if seed != own}}
+    found = {own: run, **{seed: other.run for seed, other in seeds.items() if seed != own}}
     return [found[seed]["history"] for seed in order], order
 
 
-def draw_curves(out, script, key, run, quick, records=None):
+def draw_curves(out, script, key, run, quick):
     """A run's loss and accuracy figures (a band over its seeds where it has several);
     returns their names."""
-    histories, seeds = seed_histories(out, script, key, {**run, "quick": quick}, records)
+    out = Results.of(out)
+    histories, seeds = seed_histories(out, script, key, {**run, "quick": quick})
     names = []
     for metric, word, suffix in (("loss", "Loss", "loss"), ("acc", "Accuracy", "accuracy")):
-        name = f"{prefix(script, key)}_{suffix}.png"
+        name = f"{figure_prefix(script, key)}_{suffix}.png"
         plot_curves(
             histories,
             run["best_val_epoch"],
             titled(f"{heading(script, key, run)}: {word}", quick, out),
-            Path(out) / name,
+            out.folder / name,
             metric,
             note=loss_note(config_of(run)) if metric == "loss" else None,
             seeds=seeds,
@@ -353,7 +350,7 @@ def draw_curves(out, script, key, run, quick, records=None):
 
 def draw_steps(out, record, quick):
     """1.3.1: the baseline's training loss and accuracy every 200 steps."""
-    plot_steps(record["steps"], Path(out) / STEPS_FIGURE,
+    plot_steps(record["steps"], Results.of(out).folder / STEPS_FIGURE,
                titled(f"Question 1.3.1: the baseline's training, seed {config_of(record).seed}, logged every "
                       f"{record['steps'][0]['step']} steps", quick, out))
     return STEPS_FIGURE
@@ -365,8 +362,9 @@ def draw_samples(out, data, quick, indices=SAMPLE_INDICES):
     plot_samples(
         data.train_images[chosen],
         data.train_labels[chosen],
-        Path(out) / SAMPLES_FIGURE,
-        titled(f"Question 1.1.1: {len(indices)} CIFAR-10 training images".replace("4 ", "four "), quick, out),
+        Results.of(out).folder / SAMPLES_FIGURE,
+        titled(f"Question 1.1.1: {COUNT_WORDS.get(len(indices), len(indices))} CIFAR-10 training images",
+               quick, out),
     )
     return SAMPLES_FIGURE
 
@@ -378,7 +376,7 @@ def draw_predictions(out, data, predictions, best, quick):
     for mode, word in (("raw", "without normalization"), ("normalized", "normalized")):
         r = predictions[mode]
         name = f"q1_3_6_predictions_{mode}.png"
-        plot_predictions(images, predictions["true"], r["pred"], r["probs"], Path(out) / name,
+        plot_predictions(images, predictions["true"], r["pred"], r["probs"], Results.of(out).folder / name,
                          titled(f"Question 1.3.6: dropout p = {best}, test images fed {word}: "
                                 f"{r['accuracy']:.0f}% right", quick, out))
         names.append(name)
@@ -393,41 +391,43 @@ def draw_time(out, runs, quick):
          for k, run in runs.items()},
         TARGET,
         f"{TARGET}%: the report's student recipe, validation accuracy in its last epoch",
-        Path(out) / TIME_FIGURE,
+        Results.of(out).folder / TIME_FIGURE,
         titled("Question 1.3.7: validation accuracy against training time", quick, out),
         "training minutes as each run measured them (its epoch times summed; each on its own machine)",
     )
     return TIME_FIGURE
 
 
-def draw_seed_bands(out, records=None):
+def draw_seed_bands(out):
     """Redraw the curves of every run in out that has other seeds (as REPORT.md is rebuilt, so
     a new seed's run widens the band)."""
-    records = {} if records is None else records
+    out = Results.of(out)
     for script in ("q1_3_train", "q1_3_dropout", "q1_3_improve"):
-        record = read_record(Path(out) / f"{script}.json")
+        record = out.record(script)
         if not record:
             continue
         for key, run in runs_of(record).items():
-            if len(seed_histories(out, script, key, {**run, "quick": record.get("quick")}, records)[0]) > 1:
-                draw_curves(out, script, key, run, record.get("quick"), records)
+            if len(seed_histories(out, script, key, {**run, "quick": record.get("quick")})[0]) > 1:
+                draw_curves(out, script, key, run, record.get("quick"))
 
 
 class NoData(Exception):
     """The images a figure shows cannot be read."""
 
 
-def redraw_folder(folder, images, records):
-    """Every figure the records in folder list; returns (names drawn, [(figure, why not)])."""
+def redraw_folder(folder, images, records=None):
+    """Every figure the records in folder list (records: the redraw's Records, shared by its
+    folders); returns (names drawn, [(figure, why not)])."""
+    results = Results(folder, records=records)
     drawn, skipped = [], []
     for script in SCRIPTS:
-        record = read_record(folder / f"{script}.json")
+        record = results.record(script)
         if not record:
             continue
         quick, listed = bool(record.get("quick")), set(record.get("figures") or [])
         for key, run in runs_of(record).items():
-            if f"{prefix(script, key)}_loss.png" in listed:  # the figures its script kept
-                drawn += draw_curves(folder, script, key, run, quick, records)
+            if f"{figure_prefix(script, key)}_loss.png" in listed:  # the figures its script kept
+                drawn += draw_curves(results, script, key, run, quick)
         wants_images = {"q1_1_data": [SAMPLES_FIGURE] if SAMPLES_FIGURE in listed else [],
                         "q1_3_dropout": [f for f in listed if f.startswith("q1_3_6_") and f.endswith(".png")]}
         if wants_images.get(script):
@@ -435,20 +435,20 @@ def redraw_folder(folder, images, records):
                 data = images()
                 if script == "q1_1_data":
                     drawn.append(
-                        draw_samples(folder, data, quick, record.get("sample_indices", SAMPLE_INDICES))
+                        draw_samples(results, data, quick, record.get("sample_indices", SAMPLE_INDICES))
                     )
                 else:
                     drawn += draw_predictions(
-                        folder, data, record["predictions"], f"{record['best_dropout']:g}", quick
+                        results, data, record["predictions"], f"{record['best_dropout']:g}", quick
                     )
             except NoData as why:
                 skipped += [(name, str(why)) for name in wants_images[script]]
-        curves_kept = f"{prefix(script, 'baseline')}_loss.png" in listed
+        curves_kept = f"{figure_prefix(script, 'baseline')}_loss.png" in listed
         if script == "q1_3_train" and record.get("steps") and curves_kept:
-            drawn.append(draw_steps(folder, record, quick))
+            drawn.append(draw_steps(results, record, quick))
         if script == "q1_3_improve" and TIME_FIGURE in listed:
-            drawn.append(draw_time(folder, runs_of(record), quick))
-    drawn += [name for name in (draw_dropout_comparison(folder), draw_confusion(folder)) if name]
+            drawn.append(draw_time(results, runs_of(record), quick))
+    drawn += [name for name in (draw_dropout_comparison(results), draw_confusion(results)) if name]
     return drawn, skipped
 
 
@@ -475,12 +475,12 @@ def redraw(root, data_dir=None, skip_checksum=False):
             raise cache["data"]
         return cache["data"]
 
-    drawn, skipped, damaged, records = 0, [], [], {}
+    drawn, skipped, damaged, records = 0, [], [], Records()
     for folder in result_folders(root):
         names, missing = redraw_folder(folder, images, records)
         drawn += len(names)
         skipped += [(folder / name, why) for name, why in missing]
-        damaged += damaged_records(folder)
+        damaged += Results(folder, records=records).damaged()
     return drawn, skipped, damaged
 
 
@@ -488,36 +488,35 @@ def draw_dropout_comparison(out):
     """1.3.5's comparison figure from out's sweep: each p (and the baseline as p = 0, its
     settings said when they are not the sweep's) as the mean over its seeds, in a band
     from the lowest to the highest. Returns the figure's name, or None without a sweep."""
-    record = read_record(Path(out) / "q1_3_dropout.json")
+    out = Results.of(out)
+    record = out.record("q1_3_dropout")
     sweep = (record or {}).get("runs") or {}
     if not sweep:
         return None
-    seeds = seed_runs(out) if not record.get("quick") else {}
+    seeds = out.seed_runs if not record.get("quick") else {}
     curves = {}
-    baseline = read_record(Path(out) / "q1_3_train.json", record.get("quick"))
+    baseline = out.record("q1_3_train", record.get("quick"))
     if baseline and isinstance(baseline.get("history"), dict):
         config = next(iter(sweep.values())).get("train_config") or {}
         other = [(k, v) for k, v in differences(baseline.get("train_config") or {}, config) if k != "dropout"]
         label = "p = 0 (baseline" + (f", trained with {', '.join(as_words(other))})" if other else ")")
-        curves[label] = [run["history"] for _, run, _, _ in seeds.get("baseline", [])] or [
-            baseline["history"]
-        ]
+        curves[label] = [each.run["history"] for each in seeds.get("baseline", [])] or [baseline["history"]]
     for p, run in sweep.items():
-        curves[f"p = {p}"] = [r["history"] for _, r, _, _ in seeds.get(f"dropout {p}", [])] or [
-            run["history"]
-        ]
+        curves[f"p = {p}"] = ([each.run["history"] for each in seeds.get(f"dropout {p}", [])]
+                              or [run["history"]])
     title = titled("Question 1.3.5: validation accuracy and loss for each dropout p", record.get("quick"),
                    out)
-    plot_comparison(curves, Path(out) / DROPOUT_FIGURE, title)
+    plot_comparison(curves, out.folder / DROPOUT_FIGURE, title)
     return DROPOUT_FIGURE
 
 
 def draw_confusion(out):
     """The confusion figure, when some run kept its counts; returns its name, or None."""
+    out = Results.of(out)
     found, _ = confusion_runs(out)
     if found:
         plot_confusion(
-            dict(found), Path(out) / CONFUSION_FIGURE,
+            dict(found), out.folder / CONFUSION_FIGURE,
             titled("Test-set confusion counts (rows: true class), summed over the seeds that kept them",
                    False, out),
         )

@@ -2,15 +2,12 @@
 value as it writes it, this package's seed 0 and its mean over seeds, and a verdict, each row
 linking to the section that holds the rest. README's results block is its accuracy rows."""
 import re
-from pathlib import Path
 from typing import NamedTuple
 
 from ..config import (GENUINE_MEAN, GENUINE_STD, GIVEN_MEAN, GIVEN_STD, REPORT, REPORT_RUNS, SHEET,
                       SHEET_NUMBERING, SHEET_TARGETS, reading_folder, reading_of, report_value, report_words)
-from ..results import read_record
-from .claims import claims, final_test, final_val
-from .seeds import folder_settings, normalized_against_raw, seed_runs
-from .timing import NOT_RUN
+from .claims import claims
+from .folder import NOT_RUN, Results
 from .stats import FAILS, HOLDS, WITHIN, Spread, agreement, agreement_rule, p_words
 
 # REPORT.md's sections, by key: their headings are written once, here, and the grading
@@ -50,12 +47,21 @@ class Row(NamedTuple):
     # What a value's verdict was judged on (not shown): the report's value and the seeds' values.
     report_value: float | None = None
     values: tuple = ()
+    kind: str = "value"  # a key of KINDS: what the row is
+    field: str | None = None  # a value's record field ("final_test_acc")
+    note: str = ""  # how the report's value is read, where it leaves that open
+
+    def what_words(self):
+        return self.what + (f" ({self.note})" if self.note else "")
 
     def cells(self):
-        return (f"| {self.question} | {self.what} | {self.report} | {self.seed0} | {self.over_seeds} | "
-                f"{self.verdict} | {link(self.section)} |")
+        return (f"| {self.question} | {self.what_words()} | {self.report} | {self.seed0} | "
+                f"{self.over_seeds} | {self.verdict} | {link(self.section)} |")
 
 
+# What a grading row is: a value over seeds, a claim, one of the sheet's targets, the ten 1.3.6
+# images, a fact of the data or the network, a written answer.
+KINDS = ("value", "claim", "sheet target", "ten images", "fact", "answer")
 HEAD = ["| question | what | report | this package, seed 0 | this package over seeds: mean (lowest to "
         "highest) | verdict | details |", "|---|---|---:|---:|---|---|---|"]
 NOT_GIVEN = "not given"
@@ -75,82 +81,66 @@ def _percent(value):
     return f"{value:.2f}%"
 
 
-def _accuracy_row(question, what, key, runs, measure, section, epoch=None):
-    """A row of one accuracy of one run: seed 0 and the spread over seeds beside the report's."""
-    values = [measure(run) for _, run, _, _ in runs]
-    seed0 = next((run for seed, run, _, _ in runs if seed == 0), None)
-    report = report_value(key)
-    shown = report_words(key)
-    if epoch:
-        shown += f" (epoch {report_words(epoch)})"
-    ours = "-" if seed0 is None else _percent(measure(seed0)) + (
+# A record field of a run, as a grading row names it; fields are ordered so within a question.
+FIELD_WORDS = {"final_test_acc": "final test accuracy", "final_val_acc": "final validation accuracy",
+               "best_val_acc": "best validation accuracy"}
+
+
+def _accuracy_row(run, graded, seeds):
+    """A row of one of the report's values of a run (config.Graded): seed 0 and the spread over
+    seeds ([SeedRun]) beside the report's."""
+    values = [each.run[graded.field] for each in seeds]
+    seed0 = next((each.run for each in seeds if each.seed == 0), None)
+    key = f"{run.report_key}/{graded.field}"
+    epoch = f"{run.report_key}/best_val_epoch" if graded.field == "best_val_acc" else None
+    shown = report_words(key) + (f" (epoch {report_words(epoch)})" if epoch else "")
+    ours = "-" if seed0 is None else _percent(seed0[graded.field]) + (
         f" (epoch {seed0['best_val_epoch']})" if epoch else "")
-    return Row(question, what, shown, ours, Spread(values).words("%") if values else NOT_RUN,
-               noise_verdict(report, values), section, report, tuple(values))
+    return Row(graded.question, f"{run.label}, {FIELD_WORDS[graded.field]}", shown, ours,
+               Spread(values).words("%") if values else NOT_RUN, noise_verdict(report_value(key), values),
+               SECTION_OF_RUN[run.script], report_value(key), tuple(values), field=graded.field,
+               note=graded.note)
 
 
-def _claim_rows(out):
+SECTION_OF_RUN = {"q1_3_train": "baseline", "q1_3_dropout": "dropout", "q1_3_improve": "student"}
+
+
+def _claim_rows(results):
     rows = []
     sections = {"1.3.4": "baseline", "1.3.5": "dropout", "1.3.6": "predictions", "1.3.7": "student"}
-    for claim in claims(out):
+    for claim in claims(results):
         verdict = f"**{claim.verdict}**" + (f" ({p_words(claim.p)})" if claim.p is not None else "")
         rows.append(Row(claim.question, f"claim: {claim.short}", "claimed", "-", "-", verdict,
-                        sections[claim.question]))
+                        sections[claim.question], kind="claim"))
     return rows
-
-
-def _best_val(run):
-    return run["best_val_acc"]
 
 
 def accuracy_rows(out):
-    """The rows of the report's accuracies, in the report's order."""
-    runs = seed_runs(out)
-    rows = [
-        _accuracy_row("1.3.3", "baseline, final validation accuracy", "baseline/final_val_acc",
-                      runs["baseline"], final_val, "baseline"),
-        _accuracy_row("1.3.3", "baseline, best validation accuracy", "baseline/best_val_acc",
-                      runs["baseline"], _best_val, "baseline", epoch="baseline/best_val_epoch"),
-        _accuracy_row("1.3.4", "baseline, final test accuracy", "baseline/final_test_acc",
-                      runs["baseline"], final_test, "baseline"),
-    ]
-    for p in REPORT["dropout"]:
-        rows.append(_accuracy_row("1.3.5", f"dropout p = {p}, final test accuracy",
-                                  f"dropout/{p}/final_test_acc", runs[f"dropout {p}"], final_test,
-                                  "dropout"))
-    rows.append(_accuracy_row("1.3.5", "dropout p = 0.5, best validation accuracy",
-                              "dropout/0.5/best_val_acc", runs["dropout 0.5"], _best_val, "dropout",
-                              epoch="dropout/0.5/best_val_epoch"))
-    rows += [
-        _accuracy_row("1.3.7", "student's recipe, final test accuracy", "student/final_test_acc",
-                      runs["student"], final_test, "student"),
-        _accuracy_row("1.3.7", "student's recipe, final validation accuracy", "student/final_val_acc",
-                      runs["student"], final_val, "student"),
-        _accuracy_row("1.3.7", "student's recipe, best validation accuracy (the report's \"best accuracy\", "
-                      "read as validation: it names its epoch, as the validation curve's best)",
-                      "student/best_val_acc", runs["student"], _best_val, "student",
-                      epoch="student/best_val_epoch"),
-    ]
-    return rows
+    """The rows of the report's values of its runs (config.REPORT_RUNS' graded), by question, then
+    field (FIELD_WORDS' order), then run."""
+    seeds = Results.of(out).seed_runs
+    graded = [(run, each) for run in REPORT_RUNS.values() for each in run.graded]
+    order = list(REPORT_RUNS)
+    graded.sort(key=lambda pair: (pair[1].question, list(FIELD_WORDS).index(pair[1].field),
+                                  order.index(pair[0].name)))
+    return [_accuracy_row(run, each, seeds[run.name]) for run, each in graded]
 
 
 def sheet_target_rows(out):
     """A row for each of the sheet's targets (config.SHEET_TARGETS), labelled as the sheet's: the
     report's run and this package's seeds against it."""
-    runs, rows = seed_runs(out), []
+    runs, rows = Results.of(out).seed_runs, []
     for sheet_question, words, run, field, kind, target in SHEET_TARGETS:
         question = SHEET_NUMBERING.get(sheet_question, sheet_question)
-        values = [seed_run[field] for _, seed_run, _, _ in runs[run]]
-        seed0 = next((seed_run[field] for seed, seed_run, _, _ in runs[run] if seed == 0), None)
+        values = [each.run[field] for each in runs[run]]
+        seed0 = next((each.run[field] for each in runs[run] if each.seed == 0), None)
         report = report_value(f"{run}/{field}")
         rows.append(Row(question, f"the sheet's target (its {sheet_question}): \"{words}\"",
                         report_words(f"{run}/{field}"), "-" if seed0 is None else _percent(seed0),
                         Spread(values).words("%") if values else NOT_RUN,
-                        target_verdict(kind, target, report, values), _SECTION_OF_RUN[run]))
+                        target_verdict(kind, target, report, values), SECTION_OF_RUN[REPORT_RUNS[run].script],
+                        kind="sheet target", field=field))
     return rows
-
-
-_SECTION_OF_RUN = {"baseline": "baseline", "student": "student"}
 
 
 def target_verdict(kind, target, report, values):
@@ -199,71 +189,81 @@ def normalized_verdict(key, ours):
     return f"{whose} ({genuine_words(key)}); this JPEG copy's differ from them by up to {gap:.4f}"
 
 
-def _data_rows(out):
-    data = read_record(Path(out) / "q1_1_data.json")
-    model = read_record(Path(out) / "q1_2_model.json")
+def _data_rows(results):
+    data = results.record("q1_1_data")
+    model = results.record("q1_2_model")
     if not data:
-        rows = [Row("1.1", "the data", "-", "not run in this folder", "-", "-", "data")]
+        rows = [Row("1.1", "the data", "-", "not run in this folder", "-", "-", "data", kind="fact")]
     else:
         counts = (data["n_train_images"], data["n_test_images"])
         rows = [Row("1.1.1", "training / test images",
                     f"{report_words('train_images')} / {report_words('test_images')}",
                     f"{counts[0]:,} / {counts[1]:,}", "-",
                     "same" if counts == (REPORT["train_images"], REPORT["test_images"]) else "differs",
-                    "data")]
+                    "data", kind="fact")]
         for key, (what, _) in NORMALIZED.items():
             ours = data[key]
             rows.append(Row("1.1.2", f"{what} of each channel after normalization", report_words(key),
-                            ", ".join(f"{x:.4f}" for x in ours), "-", normalized_verdict(key, ours), "data"))
+                            ", ".join(f"{x:.4f}" for x in ours), "-", normalized_verdict(key, ours), "data",
+                            kind="fact"))
         rows += [
             Row("1.1.3", "`mean_and_std` against the constants the report was given", NOT_GIVEN,
                 f"mean to {data.get('mean_agrees_to_decimals', '?')} decimals, std to "
-                f"{data.get('std_agrees_to_decimals', '?')}", "-", "-", "data"),
+                f"{data.get('std_agrees_to_decimals', '?')}", "-", "-", "data", kind="fact"),
             Row("1.1.4", "training / validation images", NOT_GIVEN,
-                f"{data['split']['train']:,} / {data['split']['val']:,}", "-", "-", "data"),
+                f"{data['split']['train']:,} / {data['split']['val']:,}", "-", "-", "data", kind="fact"),
         ]
     rows.append(Row("1.2.1", "parameters of the ConvNet", NOT_GIVEN,
-                    f"{model['total_params']:,}" if model else "not run in this folder", "-", "-", "model"))
+                    f"{model['total_params']:,}" if model else "not run in this folder", "-", "-", "model",
+                    kind="fact"))
     return rows
 
 
-def _prediction_row(out):
-    sweep = read_record(Path(out) / "q1_3_dropout.json") or {}
+def _prediction_row(results):
+    sweep = results.record("q1_3_dropout") or {}
     pred = sweep.get("predictions")
     if not pred:
         return []
-    whole = normalized_against_raw(out)
-    raw, normalized = Spread([raw for _, _, raw in whole]), Spread([n for _, n, _ in whole])
+    whole = results.fed_both_ways()
+    raw, normalized = Spread([each.raw for each in whole]), Spread([each.normalized for each in whole])
     over = (f"{raw.mean:.2f}% / {normalized.mean:.2f}% "
             f"on all test images ({len(whole)} seed{'s' if len(whole) > 1 else ''})" if whole else "-")
     return [Row("1.3.6", "ten test images fed raw / normalized",
                 f"{report_words('raw_accuracy')} / {report_words('normalized_accuracy')}",
                 f"{pred['raw']['accuracy']:.0f}% / {pred['normalized']['accuracy']:.0f}%", over,
-                "other images: compare roughly", "predictions")]
+                "other images: compare roughly", "predictions", kind="ten images")]
 
 
 def rows(out):
     """Every row of the grading table, in the report's order."""
-    accuracy = accuracy_rows(out)
-    claimed = _claim_rows(out)
+    results = Results.of(out)
     by_question = {}
-    for row in accuracy + sheet_target_rows(out) + claimed + _prediction_row(out):
+    for row in (accuracy_rows(results) + sheet_target_rows(results) + _claim_rows(results)
+                + _prediction_row(results)):
         by_question.setdefault(row.question, []).append(row)
-    ordered = _data_rows(out)
-    steps = read_record(Path(out) / "q1_3_train.json") or {}
+    ordered = _data_rows(results)
+    steps = results.record("q1_3_train") or {}
     if steps.get("steps"):
         ordered.append(Row("1.3.1", "training loss and accuracy every 200 steps", "logged, not shown",
-                           f"{len(steps['steps'])} points", "-", "-", "steps"))
+                           f"{len(steps['steps'])} points", "-", "-", "steps", kind="fact"))
     for question in sorted(by_question):
         ordered += by_question[question]
-    ordered += [Row(question, what, report, ours, "-", verdict, "answers")
-                for question, what, report, ours, verdict in ANSWERS]
+    ordered += [Row(answer.question, answer.what, answer.report, answer.ours, "-", answer.verdict, "answers",
+                    kind="answer") for answer in ANSWERS]
     return ordered
 
 
 # 1.4: each question, the report's answer in its words, the gist of q1_4_answers.md's, and how they
 # compare (tests/test_answers.py finds each question's heading there and each quote in the report).
-ANSWERS = [
+class Answer(NamedTuple):
+    question: str
+    what: str
+    report: str  # the report's answer, quoted
+    ours: str  # the gist of q1_4_answers.md's
+    verdict: str
+
+
+ANSWERS = [Answer(*answer) for answer in [
     ("1.4.1", "what softmax is, and why it is the last layer",
      "\"used as an activation function ... to normalize the outputs as a probability\"",
      "a probability distribution over the classes; last because the loss scores it as the true class's "
@@ -276,18 +276,18 @@ ANSWERS = [
     ("1.4.4", "what dropout does", "\"weights get set to 0\" in training, unchanged at test",
      "zeroes activations (not weights) at random in training, the identity at test; a regularizer "
      "against over-fitting", "the report's answer: wrong on what is zeroed"),
-]
+]]
 
 
 def table(out):
     return [*HEAD, *(row.cells() for row in rows(out))]
 
 
-def _kernel_families(out):
+def _kernel_families(results):
     """The CPU kernel families the folder's records name ("AVX512 and AVX2"), or None."""
     families = []
-    for path in sorted(Path(out).rglob("q1_*.json")):
-        record = read_record(path) or {}
+    for path in sorted(results.folder.rglob("q1_*.json")):
+        record = results.records.get(path) or {}
         for env in [record.get("env") or {}, *((run or {}).get("env") or {}
                                                for run in (record.get("runs") or {}).values())]:
             family = env.get("cpu_capability")
@@ -299,6 +299,7 @@ def _kernel_families(out):
 def summary(out, graded_rows):
     """REPORT.md's opening, in the parts of the ML Reproducibility Challenge's summary; every number
     from the records (graded_rows: this folder's grading rows)."""
+    out = Results.of(out)
     valued = [row for row in graded_rows if len(row.values) >= 2]
     found = [agreement(row.report_value, row.values) for row in valued]
     within = sum(a.verdict == WITHIN for a in found)
@@ -307,18 +308,18 @@ def summary(out, graded_rows):
     verdicts = claims(out)
     held = sum(c.verdict == HOLDS for c in verdicts)
     failed = [c.short for c in verdicts if c.verdict == FAILS]
-    seeds = sorted({len(runs) for runs in seed_runs(out).values() if runs})
-    model = read_record(Path(out) / "q1_2_model.json") or {}
-    data = read_record(Path(out) / "q1_1_data.json") or {}
+    seeds = sorted({len(runs) for runs in out.seed_runs.values() if runs})
+    model = out.record("q1_2_model") or {}
+    data = out.record("q1_1_data") or {}
     families = _kernel_families(out)
-    reading = reading_of(folder_settings(out)) or "package"
+    reading = reading_of(out.settings) or "package"
     largest = max(outside, key=lambda pair: abs(pair[0].report_value - pair[1].spread.mean), default=None)
     copy = (" (it moves 1.1.2's statistics by up to "
             f"{max(_largest_difference(data[k], genuine_normalized()[k]) for k in NORMALIZED):.4f}; what it "
             "does to the accuracies is not measured here)" if data else "")
     seed_words = (f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}") if seeds else "no"
     other = (f"the other reading: [{SECTIONS['readings']}]({anchor(SECTIONS['readings'])})"
-             if reading == "package" and reading_folder(out, "sheet").is_dir()
+             if reading == "package" and reading_folder(out.folder, "sheet").is_dir()
              else "this package's reading: the top folder's REPORT.md" if reading != "package"
              else "the other reading: not run in this folder")
     unsure_claims = len(verdicts) - held - len(failed)
@@ -337,7 +338,7 @@ def summary(out, graded_rows):
         + " and ".join(f"{sheet} is the report's {ours}" for sheet, ours in SHEET_NUMBERING.items()) + ".",
         f"- **Result**: of the {len(valued)} accuracies, {within} lie within seed noise, {unsure} cannot be "
         f"told at the seeds run and {len(outside)} lie outside this package's 95% interval"
-        + (f" (the largest gap: {largest[0].what.split(' (')[0]}, {largest[0].report} against a mean of "
+        + (f" (the largest gap: {largest[0].what}, {largest[0].report} against a mean of "
            f"{largest[1].spread.mean:.2f}%)" if largest else "")
         + f"; of the {len(verdicts)} claims, {held} hold"
         + (f" and {len(failed)} {'does' if len(failed) == 1 else 'do'} not ({'; '.join(failed)})"
@@ -358,6 +359,7 @@ def summary(out, graded_rows):
 
 def section(out):
     """REPORT.md's opening: the summary, the grading table and the rule of its verdicts."""
+    out = Results.of(out)
     graded_rows = rows(out)
     return [*summary(out, graded_rows), "## Grading table", "", *HEAD,
             *(row.cells() for row in graded_rows), "", rule(), ""]

@@ -16,21 +16,23 @@ from ..config import (
     REPO,
     RECIPE_TITLES,
     REPORT,
+    RUNS,
     SCRIPTS,
     TrainConfig,
     as_words,
     differences,
     report_value,
     report_words,
+    script_command,
 )
 from ..files import locked, write_text
-from ..results import kernels_words, machine_words, read_record, runs_of
+from ..results import kernels_words, machine_words, runs_of
 from . import claims, grading, readings
 from .ablation import section_ablation
 from .figures import STEPS_FIGURE, draw_confusion, draw_dropout_comparison, draw_seed_bands, result_folders
+from .folder import Records, Results, damaged_words
 from .grading import SECTIONS, anchor
 from .readme import refresh_all
-from .seeds import COMMANDS, damaged_records, damaged_words, seed_runs
 from .timing import section_bench, section_time_to_target, section_times
 
 def probability_table(predictions, dropout, quick=False):
@@ -432,7 +434,7 @@ def _section_improve(r, baseline=None):
     student = r["runs"].get("student")
     lines = [_heading("student"), ""]
     if not student:
-        return lines + _recipe_section(r, "student")[2:]
+        return lines
     lines += [_provenance({**r, "env": student.get("env") or {}, "runs": {"student": student}}), ""]
     lines += _recipe_section(r, "student", heading=False)
     lines += student_comparison(student, baseline)
@@ -488,22 +490,19 @@ def student_comparison(student, baseline):
             "baseline of 1.3.4.", ""]
 
 
-def _final_test_accuracies(out):
-    """{run name: (final test accuracy, record)} of every full training run in out."""
+def _final_test_accuracies(results):
+    """{run title: final test accuracy} of every full training run of config.RUNS in a folder."""
     found = {}
-    train = read_record(out / "q1_3_train.json", quick=False)
-    if train and "final_test_acc" in train:
-        found["1.3.4 baseline"] = (train["final_test_acc"], train)
-    for key, run in ((read_record(out / "q1_3_dropout.json", quick=False) or {}).get("runs") or {}).items():
-        found[f"1.3.5 dropout p = {key}"] = (run["final_test_acc"], run)
-    for key, run in ((read_record(out / "q1_3_improve.json", quick=False) or {}).get("runs") or {}).items():
-        found[f"1.3.7 {key} recipe"] = (run["final_test_acc"], run)
+    for run in RUNS:
+        trained = runs_of(results.record(run.script, quick=False) or {}).get(run.record_key)
+        if trained and "final_test_acc" in trained:
+            found[run.title] = trained["final_test_acc"]
     return found
 
 
 def _section_devices(out):
     """The CPU runs (out) and the GPU runs (out/gpu) of each question side by side."""
-    gpu = _final_test_accuracies(out / "gpu")
+    gpu = _final_test_accuracies(out.below("gpu"))
     if not gpu:
         return []
     cpu = _final_test_accuracies(out)
@@ -516,8 +515,8 @@ def _section_devices(out):
         "| run | final test on the CPU (%) | on the GPU (%) | difference (GPU - CPU) |",
         "|---|---:|---:|---:|",
     ]
-    for name, (acc, _) in gpu.items():
-        other = cpu.get(name, (None, None))[0]
+    for name, acc in gpu.items():
+        other = cpu.get(name)
         lines.append(f"| {name} | {'-' if other is None else f'{other:.2f}'} | {acc:.2f} | "
                      f"{'-' if other is None else f'{round(acc - other, 2) + 0.0:+.2f}'} |")
     return lines + [""]
@@ -532,28 +531,28 @@ def graded(out):
     """Whether out holds the report's runs (two or more of them): a folder REPORT.md grades, with
     what goes beyond the report on a page of its own; any other folder (one run's, say) gets
     one page of what it holds."""
-    return sum(1 for runs in seed_runs(out).values() if runs) >= 2
+    return sum(1 for runs in Results.of(out).seed_runs.values() if runs) >= 2
 
 
 def build_report(out):
-    """The text of REPORT.md from the JSON files in out; in a folder of the report's runs, a
-    section without results says how to get them."""
-    out = Path(out)
-    whole = graded(out)
+    """The text of REPORT.md from the JSON files in out (a folder, or its Results); in a folder of
+    the report's runs, a section without results says how to get them."""
+    results = Results.of(out)
+    out = results.folder
+    whole = graded(results)
     lines = [HEADING, "",
              "Built by `python -m common.report` from the JSON files in this folder each time a script "
              "finishes; do not edit by hand. Percent values; differences are this package minus the report.",
              ""]
     if whole:
-        lines += grading.section(out)
-    records = {script: read_record(out / f"{script}.json") for script in SCRIPTS}
+        lines += grading.section(results)
+    records = {script: results.record(script) for script in SCRIPTS}
     for script, record in records.items():
-        path = out / f"{script}.json"
-        if record is None and path.is_file():
+        if results.records.damaged(out / f"{script}.json"):
             lines += [f"> {damaged_words(out, script)}", ""]
         if record is None:
             if whole or not any(records.values()):
-                lines += [f"## {script}: no results yet", "", f"Run `{COMMANDS[script]}`.", ""]
+                lines += [f"## {script}: no results yet", "", f"Run `{script_command(script)}`.", ""]
             continue
         try:
             if script == "q1_3_train":
@@ -568,12 +567,12 @@ def build_report(out):
                 lines += SECTIONS_OF[script](record)
         except (KeyError, TypeError, IndexError) as err:
             lines += [f"## {script}: results incomplete ({type(err).__name__}: {err}); rerun "
-                      f"`{COMMANDS[script]}`.", ""]
+                      f"`{script_command(script)}`.", ""]
     if whole:
-        lines += claims.section(out)
-    lines += readings.section(out) + claims.confusion_section(out)
+        lines += claims.section(results)
+    lines += readings.section(results) + claims.confusion_section(results)
     if not whole:
-        lines += _beyond_sections(out)
+        lines += _beyond_sections(results)
     answers = Path(os.path.relpath(REPO / "q1_4_answers.md", out.resolve())).as_posix()
     lines += [
         _heading("answers"),
@@ -596,10 +595,10 @@ def build_beyond(out):
     """The text of BEYOND.md in a folder of the report's runs: what goes beyond the report (this
     package's own 1.3.7 recipes, their ablations, speed and precision, how long each question
     takes); None elsewhere, or when out holds none of it."""
-    out = Path(out)
+    out = Results.of(out)
     if not graded(out):
         return None
-    record = read_record(out / "q1_3_improve.json")
+    record = out.record("q1_3_improve")
     lines = []
     if record and any(k != "student" for k in record.get("runs") or {}):
         lines += ["## This package's 1.3.7 recipes", "", _provenance(record), ""]
@@ -619,19 +618,21 @@ HEADING = "# CIFAR-10 ConvNet: this package's results beside the report's"
 BEYOND_HEADING = "# Beyond the report: this package's own recipes, their ablations, speed and precision"
 
 
-def write_report(out, warn=True):
+def write_report(out, warn=True, records=None):
     """REPORT.md, after the figures that combine runs (several seeds, several runs) are
-    redrawn; a damaged record is named on standard error too (warn)."""
-    draw_dropout_comparison(out)
-    draw_confusion(out)
-    draw_seed_bands(out)
+    redrawn; a damaged record is named on standard error too (warn). records: the build's
+    Records, when it writes several folders' reports."""
+    results = Results(out, records=records)
+    draw_dropout_comparison(results)
+    draw_confusion(results)
+    draw_seed_bands(results)
     if warn:
-        for line in damaged_records(out):
+        for line in results.damaged():
             print(f"warning: {line}", file=sys.stderr)
-    beyond = build_beyond(out)
+    beyond = build_beyond(results)
     if beyond:
-        write_text(Path(out) / BEYOND, beyond)
-    return write_text(Path(out) / "REPORT.md", build_report(out))
+        write_text(results.folder / BEYOND, beyond)
+    return write_text(results.folder / "REPORT.md", build_report(results))
 
 
 def _ours(path):
@@ -668,11 +669,12 @@ def main(argv=None):
                  f"(their --out, figures/ by default).")
     under = [each for each in result_folders(folder)  # its seeds', readings' and ablations' reports too
              if each.resolve() != folder.resolve() and _ours(each / "REPORT.md")]
+    records = Records()  # each JSON file read once, however many reports use it
     for each in [folder, *under]:
         with locked(each):
-            print(f"wrote {write_report(each)}")
+            print(f"wrote {write_report(each, records=records)}")
     if folder.resolve() == (REPO / "figures").resolve():
-        lost = refresh_all(folder)
+        lost = refresh_all(Results(folder, records=records))
         print(
             f"left a block of README.md or docs/recipe.md as it was: {', '.join(lost)} would have lost "
             "measured "
@@ -680,7 +682,7 @@ def main(argv=None):
             if lost
             else "rebuilt the generated blocks of README.md and docs/recipe.md"
         )
-    if damaged_records(folder):  # named on standard error as the report was written
+    if Results(folder, records=records).damaged():  # named on standard error as the report was written
         sys.exit(1)
 
 

@@ -2,10 +2,11 @@
 leaves open (config.READINGS: this package's and the course sheet's), each claim's verdict
 under each, and which reading the report's numbers fit, all from the JSON."""
 import math
+from typing import NamedTuple
 
 from .claims import claims
-from ..config import READING_NAMES, READING_TITLES, READINGS, REPORT_RUNS, reading_folder
-from .seeds import seed_runs
+from ..config import READING_NAMES, READING_TITLES, READINGS, REPORT_RUNS
+from .folder import Results
 from .stats import HOLDS, UNSURE, Spread, p_words
 
 FIT_RULE = (
@@ -18,15 +19,11 @@ FIT_RULE = (
 )
 
 
-def reading_runs(out, reading):
-    """{run: [(seed, run dict, record, folder)]} of one reading, from its folder under out."""
-    return seed_runs(reading_folder(out, reading), READINGS[reading])
-
-
 def final_tests(out):
     """{reading: {run: [final test accuracy per seed]}}."""
-    return {reading: {name: [run["final_test_acc"] for _, run, _, _ in runs]
-                      for name, runs in reading_runs(out, reading).items()} for reading in READINGS}
+    results = Results.of(out)
+    return {reading: {name: [each.run["final_test_acc"] for each in runs]
+                      for name, runs in results.reading(reading).seed_runs.items()} for reading in READINGS}
 
 
 def pooled_std(*samples):
@@ -47,9 +44,20 @@ def distances(report, samples):
     }
 
 
+class Fit(NamedTuple):
+    """One run's fit: the report's value, each reading's seeds' values and distance from it, and
+    the reading it fits better (TIE; None where it cannot be told)."""
+
+    run: str
+    report: float
+    samples: dict
+    distances: dict
+    closer: str | None
+
+
 def fits(out):
-    """([(run, report value, {reading: values}, {reading: distance}, closer reading or None)],
-    overall closer reading or None, {reading: root-mean-square distance})."""
+    """([Fit] of each report run, overall closer reading or None, {reading: root-mean-square
+    distance})."""
     tests = final_tests(out)
     rows, shared = [], {reading: [] for reading in READINGS}
     for name, report in ((name, run.report_acc) for name, run in REPORT_RUNS.items()):
@@ -57,7 +65,7 @@ def fits(out):
         away = distances(report, samples)
         decided = len(away) == len(READINGS) and all(len(v) >= 2 for v in samples.values())
         closer = nearer(away) if decided else None
-        rows.append((name, report, samples, away, closer))
+        rows.append(Fit(name, report, samples, away, closer))
         if closer:
             for reading in READINGS:
                 shared[reading].append(away[reading])
@@ -85,7 +93,7 @@ def _spread_or_none(values):
 
 def _decided(rows):
     """"over the 2 of 5 runs with two seeds or more under both readings"."""
-    n = sum(1 for *_, closer in rows if closer)
+    n = sum(1 for fit in rows if fit.closer)
     return (f"over the {n} of {len(rows)} runs with two seeds or more under both readings" if n < len(rows)
             else f"over all {n} runs")
 
@@ -107,8 +115,9 @@ def _name(reading):
 def summary(out):
     """One sentence: which reading the report's numbers fit, and the claims whose verdict
     differs between the readings; None before the sheet's reading has a run."""
+    out = Results.of(out)
     rows, overall, rms = fits(out)
-    if not any(samples["sheet"] for _, _, samples, _, _ in rows):
+    if not any(fit.samples["sheet"] for fit in rows):
         return None
     differ, one_sided = differing_claims(out), told_under_one_reading(out)
     def distances_words():
@@ -132,7 +141,8 @@ def summary(out):
 
 def claims_by_reading(out):
     """{reading: [Claim]}, each from that reading's runs."""
-    return {reading: claims(reading_folder(out, reading), READINGS[reading]) for reading in READINGS}
+    results = Results.of(out)
+    return {reading: claims(results.reading(reading)) for reading in READINGS}
 
 
 def differing_claims(out):
@@ -153,8 +163,9 @@ def told_under_one_reading(out):
 
 def section(out):
     """The Markdown lines of the section; none before the sheet's reading has a run."""
+    out = Results.of(out)
     rows, overall, rms = fits(out)
-    if not any(samples["sheet"] for _, _, samples, _, _ in rows):
+    if not any(fit.samples["sheet"] for fit in rows):
         return []
     lines = [
         "## Where the report is silent: two readings",
@@ -176,15 +187,15 @@ def section(out):
               "| run | report | " + " | ".join(f"{_name(r)}: mean (lowest to highest)" for r in READINGS)
               + " | " + " | ".join(f"distance, {r}" for r in READINGS) + " | fits better |",
               "|---|---:|" + "---|" * len(READINGS) + "---:|" * len(READINGS) + "---|"]
-    for name, report, samples, away, closer in rows:
-        cells = [_spread_or_none(samples[r]) for r in READINGS]
-        far = [distance_words(away[r]) if r in away else "-" for r in READINGS]
+    for fit in rows:
+        cells = [_spread_or_none(fit.samples[r]) for r in READINGS]
+        far = [distance_words(fit.distances[r]) if r in fit.distances else "-" for r in READINGS]
         lines.append(
-            f"| {REPORT_RUNS[name].title} | {report:.2f} | "
+            f"| {REPORT_RUNS[fit.run].title} | {fit.report:.2f} | "
             + " | ".join(cells)
             + " | "
             + " | ".join(far)
-            + f" | {_closer_words(closer)} |"
+            + f" | {_closer_words(fit.closer)} |"
         )
     lines += ["", f"The rule: {FIT_RULE}", ""]
     if overall == TIE:

@@ -4,17 +4,25 @@ row measured before is never turned into "not run yet": a block that would lose 
 left as it was."""
 import json
 from pathlib import Path
+from typing import NamedTuple
 
-from ..config import EVERYTHING, READINGS, RECIPES, REPO, TrainConfig, as_flags, differences
+from ..config import ABLATED, COMMANDS, READINGS, RECIPES, REPO, RUN, TrainConfig, as_flags, differences
 from ..files import locked, write_text
-from ..results import ablation_runs, read_record, runs_of
+from ..results import runs_of
 from . import grading
 from .claims import claims
-from .readings import reading_runs, summary
-from .seeds import best_recipe_seeds
+from .folder import NOT_RUN, Results
+from .readings import summary
 from .stats import FAILS, HOLDS, Spread
-from .timing import NOT_RUN, times_table
+from .timing import times_rows
 
+
+class Block(NamedTuple):
+    """A generated block's lines, and for each of its table rows (by the words of its first cell)
+    whether it holds a measured number."""
+
+    lines: list
+    measured: dict
 
 
 def markers(name):
@@ -25,25 +33,33 @@ def _accuracy(value):
     return NOT_RUN if value is None else f"{value:.2f}%"
 
 
-def results_table(out):
-    """The headline numbers, REPORT.md's grading rows of the final test accuracies and the ten
-    images: the report's, this package's seed 0 and the spread over the seeds run so far; then
-    this package's best recipe."""
-    out = Path(out)
+def results_rows(out):
+    """The headline numbers as a Block: REPORT.md's grading rows of the final test accuracies and
+    the ten images (the report's, this package's seed 0 and the spread over the seeds run so far),
+    then this package's best recipe."""
+    out = Results.of(out)
     lines = [
         "| question | the report | this package, seed 0 | this package over seeds: mean (lowest to highest) "
         "|",
         "|---|---:|---:|---|",
     ]
+    measured = {}
     for row in grading.rows(out):
-        ten_images = row.section == "predictions" and row.report != "claimed"
-        if row.what.endswith("final test accuracy") or ten_images:
-            lines.append(f"| {row.question} {row.what} | {row.report} | {row.seed0} | {row.over_seeds} |")
-    best = [run["final_test_acc"] for _, run in best_recipe_seeds(out)]
-    lines.append(f"| 1.3.7 this package's best recipe (beyond the report), final test accuracy | - | "
-                 f"{_accuracy(best[0] if best else None)} | "
+        if (row.kind == "value" and row.field == "final_test_acc") or row.kind == "ten images":
+            label = f"{row.question} {row.what_words()}"
+            lines.append(f"| {label} | {row.report} | {row.seed0} | {row.over_seeds} |")
+            measured[label] = row.over_seeds != NOT_RUN
+    best = [each.run["final_test_acc"] for each in out.best_recipe_seeds]
+    label = "1.3.7 this package's best recipe (beyond the report), final test accuracy"
+    lines.append(f"| {label} | - | {_accuracy(best[0] if best else None)} | "
                  f"{Spread(best).words('%', single='(one seed so far)') if best else '-'} |")
-    return lines
+    measured[label] = bool(best)
+    return Block(lines, measured)
+
+
+def results_table(out):
+    """results_rows' lines."""
+    return results_rows(out).lines
 
 
 def verdict_line(out):
@@ -63,21 +79,21 @@ def verdict_line(out):
 def ablation_commands(out):
     """The command of every run under out/ablation/, by recipe, from the run's own saved
     settings against its recipe as the code defines it now."""
-    out = Path(out)
+    out = Results.of(out)
     lines = []
-    for recipe in ("best", "bn_onecycle"):  # the recipes REPORT.md's ablation tables cover
+    for recipe in ABLATED:  # the recipes REPORT.md's ablation tables cover
         commands = [
             "    "
             + " ".join(
                 [
                     "python q1_3_improve.py --recipe",
                     recipe,
-                    *as_flags(differences(run["train_config"], TrainConfig(**RECIPES[recipe]))),
+                    *as_flags(differences(each.run["train_config"], TrainConfig(**RECIPES[recipe]))),
                     "--out",
-                    f"{out.name}/ablation/{name}",
+                    f"{out.folder.name}/ablation/{each.name}",
                 ]
             )
-            for name, _, run in ablation_runs(out, recipe)
+            for each in out.ablation_runs(recipe)
         ]
         if commands:
             lines += [f"The {recipe} recipe's runs ({len(commands)}):", ""] + commands + [""]
@@ -96,12 +112,12 @@ def _hours(runs):
 
 def cost_line(out):
     """What the whole report costs in CPU time, from the runs' own epoch times."""
-    out = Path(out)
-    seed0 = [run for script, *args in EVERYTHING
-             for key, run in runs_of(read_record(out / f"{script}.json", quick=False) or {}).items()
-             if not args or key == args[-1]]
-    seeded = [run for reading in READINGS for runs in reading_runs(out, reading).values()
-              for seed, run, _, _ in runs if seed != 0 or reading != "package"]
+    out = Results.of(out)
+    seed0 = [runs_of(record)[RUN[name].record_key] for command in COMMANDS if command.in_everything
+             for record in [out.record(command.script, quick=False) or {}]
+             for name in command.runs if RUN[name].record_key in runs_of(record)]
+    seeded = [each.run for reading in READINGS for runs in out.reading(reading).seed_runs.values()
+              for each in runs if each.seed != 0 or reading != "package"]
     if not seed0:
         return []
     return [f"Training every question once (`python -m common.everything`, seed 0) took {_hours(seed0):.1f} "
@@ -121,31 +137,40 @@ def mutation_line(out):
             f"{score['no_tests']} reached by no test."]
 
 
-BLOCKS = {"results": lambda out: results_table(out) + [""] + verdict_line(out) + readings_line(out),
-          "times": times_table, "ablations": ablation_commands, "cost": cost_line,
-          "mutation": mutation_line}
+def _lines(build):
+    """A block whose rows are never "not run yet": its lines, no row to guard."""
+    return lambda out: Block(build(out), {})
+
+
+def _results_block(out):
+    table = results_rows(out)
+    return Block(table.lines + [""] + verdict_line(out) + readings_line(out), table.measured)
+
+
+BLOCKS = {"results": _results_block, "times": lambda out: Block(*times_rows(out)),
+          "ablations": _lines(ablation_commands), "cost": _lines(cost_line),
+          "mutation": _lines(mutation_line)}
 
 
 def refresh(path, out):
-    """Rebuild every block that path holds from out's JSON; returns the names of the rows
-    a block would have lost (that block is then left as it was)."""
+    """Rebuild every block that path holds from out's JSON; returns the rows a block would have
+    lost (a row measured before, not measured now: that block is then left as it was)."""
     text = Path(path).read_text()
+    out = Results.of(out)
     lost = []
     for name, build in BLOCKS.items():
         begin, end = markers(name)
         if begin not in text:
             continue
         start, stop = text.index(begin) + len(begin), text.index(end)
-        rows = build(out)
-        before = {
-            line.split(" | ")[0]: line for line in text[start:stop].splitlines() if line.startswith("| ")
-        }
-        gone = [row.split(" | ")[0].removeprefix("| ") for row in rows
-                if NOT_RUN in row and NOT_RUN not in before.get(row.split(" | ")[0], NOT_RUN)]
+        block = build(out)
+        written = text[start:stop].splitlines()
+        gone = [label for label, measured in block.measured.items() if not measured
+                and any(line.startswith(f"| {label} |") and NOT_RUN not in line for line in written)]
         if gone:
             lost += gone
             continue
-        text = text[:start] + "\n" + "\n".join(rows) + "\n" + text[stop:]
+        text = text[:start] + "\n" + "\n".join(block.lines) + "\n" + text[stop:]
     with locked(Path(path).parent):
         write_text(path, text)
     return lost
@@ -153,5 +178,6 @@ def refresh(path, out):
 
 def refresh_all(out):
     """README.md and docs/recipe.md from out (figures/); returns the rows kept from loss."""
+    out = Results.of(out)
     return [row for path in (REPO / "README.md", REPO / "docs" / "recipe.md") if path.is_file()
             for row in refresh(path, out)]

@@ -1,12 +1,12 @@
 """How long the runs take: when each 1.3.7 recipe first reaches the student's mark, the
 bench's speeds, and the table of each question's time (REPORT.md's and README's)."""
 import statistics
-from pathlib import Path
+from typing import NamedTuple
 
-from ..config import CIFAR_TRAIN_IMAGES, EVERYTHING, RECIPES, REPORT, TrainConfig, differences
-from ..results import ablation_runs, kernels_words, machine_words, read_record, runs_of
+from ..config import CIFAR_TRAIN_IMAGES, COMMANDS, RECIPES, REPORT, RUN, TrainConfig, differences
+from ..results import kernels_words, machine_where, runs_of
 from .claims import final_test, verdict_words
-from .seeds import best_recipe_seeds, seed_runs
+from .folder import NOT_RUN, Results
 from .stats import Spread, similar
 
 # The report's validation accuracy in the student recipe's last epoch (80.3%): the mark the
@@ -35,17 +35,17 @@ def section_time_to_target(out):
     """1.3.7: when each recipe's validation accuracy first reaches the report's validation
     accuracy of the student recipe (TARGET), in the minutes each run measured and in the
     minutes the bench's speeds give on one CPU."""
-    record = read_record(out / "q1_3_improve.json", quick=False)
+    out = Results.of(out)
+    record = out.record("q1_3_improve", quick=False)
     if not record or TIME_FIGURE not in (record.get("figures") or []):
         return []
     runs = [(f"{recipe} recipe", recipe, run) for recipe, run in (record.get("runs") or {}).items()]
     # Shortened runs of the best recipe (only their epochs differ) show how soon it gets there
     # when its schedule is compressed to fewer epochs.
-    for name, _, run in ablation_runs(out, "best"):
-        if [k for k, _ in differences(run["train_config"], TrainConfig(**RECIPES["best"]))] == ["epochs"]:
-            runs.append(
-                (f"best recipe in {run['train_config']['epochs']} epochs (ablation/{name})", "best", run)
-            )
+    for each in out.ablation_runs("best"):
+        cfg = each.run["train_config"]
+        if [k for k, _ in differences(cfg, TrainConfig(**RECIPES["best"]))] == ["epochs"]:
+            runs.append((f"best recipe in {cfg['epochs']} epochs (ablation/{each.name})", "best", each.run))
     benches = recipe_minutes(out)
     lines = [f"### Validation accuracy against training time, and the student's {TARGET}%", "",
              f"When each recipe's validation accuracy first reaches {TARGET}%, the report's validation "
@@ -87,8 +87,8 @@ def recipe_minutes(out):
     JSON in out: the bench's whole-training estimate where it made one (training and
     validation), else epochs x 45,000 images at its training speed."""
     benches = []
-    for path in sorted(Path(out).glob("bench_recipes_cpu_*.json")):
-        r = read_record(path) or {}
+    for _, r in Results.of(out).benches("bench_recipes_cpu_*.json"):
+        r = r or {}
         env = r.get("env") or {}
         if env.get("cpu_capability") and isinstance(r.get("images_per_second"), dict):
             minutes = {
@@ -110,9 +110,9 @@ def _comma_listed(values, digits=0):
 
 
 def section_bench(out):
+    out = Results.of(out)
     lines = []
-    for path in sorted(out.glob("bench_*.json")):
-        r = read_record(path)
+    for _, r in out.benches():
         if r is None:
             continue
         device = r["env"]["device"] + kernels_words(r["env"])
@@ -163,13 +163,12 @@ BF16_FOLDER = "bf16"
 def precision_verdict(out):
     """Does bf16 change the answer? The baseline's seeds trained in bf16 (out/bf16/) against
     the committed fp32 seeds, by the rule of the report's claims; and the best recipe in bf16."""
-    out = Path(out)
-    bf16 = [
-        final_test(run) for _, run, _, _ in seed_runs(out / BF16_FOLDER, {"precision": "bf16"})["baseline"]
-    ]
+    out = Results.of(out)
+    in_bf16 = out.below(BF16_FOLDER, {"precision": "bf16"})
+    bf16 = [final_test(each.run) for each in in_bf16.seed_runs["baseline"]]
     if not bf16:
         return []
-    fp32 = [final_test(run) for _, run, _, _ in seed_runs(out)["baseline"]]
+    fp32 = [final_test(each.run) for each in out.seed_runs["baseline"]]
     verdict, p = similar(bf16, fp32)
     lines = [
         f"- Does bf16 change the answer? \"bf16 changes the baseline's final test accuracy by less than 1 "
@@ -182,11 +181,9 @@ def precision_verdict(out):
         + (f" (mean {Spread(fp32).mean:.2f})" if fp32 else "")
         + f". Runs in `{BF16_FOLDER}/`."
     ]
-    best = ((read_record(out / BF16_FOLDER / "q1_3_improve.json", quick=False) or {}).get("runs") or {}).get(
-        "best"
-    )
+    best = ((out.below(BF16_FOLDER).record("q1_3_improve", quick=False) or {}).get("runs") or {}).get("best")
     if isinstance(best, dict) and best.get("train_config", {}).get("precision") == "bf16":
-        fp32_best = [run["final_test_acc"] for _, run in best_recipe_seeds(out)]
+        fp32_best = [each.run["final_test_acc"] for each in out.best_recipe_seeds]
         lines.append(
             f"- The best recipe in bf16, seed {best['train_config'].get('seed', 0)}: final test "
             f"{best['final_test_acc']:.2f}% in {sum(best['history']['seconds']) / 60:.1f} min of training"
@@ -197,59 +194,52 @@ def precision_verdict(out):
     return lines
 
 
-NOT_RUN = "not run yet"
-
-
 def times_table(out, every_row=True):
     """Markdown lines: each question's measured training time (from its JSON) and, per CPU
     kernel family that `bench --recipes` measured, the training time its speed implies;
     every_row: also the questions out has no run of (as "not run yet")."""
-    out = Path(out)
+    return times_rows(out, every_row).lines
+
+
+class TimesTable(NamedTuple):
+    """The times table's lines, and for each question shown whether its time was measured."""
+
+    lines: list
+    measured: dict
+
+
+def times_rows(out, every_row=True):
+    """The times table (times_table) as TimesTable, one row per training command (config.COMMANDS)."""
+    out = Results.of(out)
     benches = recipe_minutes(out)
-    # question, script, recipe of its runs (None: all of them), recipe timed by the bench, runs of it
-    rows = [("1.3.1-1.3.4 baseline", "q1_3_train", None, "baseline", 1),
-            ("1.3.5-1.3.6 dropout sweep", "q1_3_dropout", None, "baseline", 3),
-            ("1.3.7 student recipe", "q1_3_improve", "student", "student", 1),
-            ("1.3.7 bn_onecycle recipe", "q1_3_improve", "bn_onecycle", "bn_onecycle", 1),
-            ("1.3.7 best recipe", "q1_3_improve", "best", "best", 1)]
     lines = [
         "| question | measured training time | machine |"
         + "".join(f" from the speed with {cap} kernels, {threads} threads |" for cap, threads, _ in benches),
         "|---|---:|---|" + "---:|" * len(benches),
     ]
-    shown = []
-    for question, script, key, recipe, n_runs in rows:
-        record = read_record(out / f"{script}.json", quick=False)
-        runs = [
-            run
-            for run in (runs_of(record).values() if record else [])
-            if key is None or run.get("recipe") == key
-        ]
+    measured_rows, left_out = {}, []
+    for command in (command for command in COMMANDS if command.runs):
+        record = out.record(command.script, quick=False)
+        found = runs_of(record) if record else {}
+        runs = [found[RUN[name].record_key] for name in command.runs if RUN[name].record_key in found]
         if not runs and not every_row:
             continue
-        shown.append(question)
         measured = sum(sum(run["history"].get("seconds") or [0]) for run in runs) / 60 if runs else None
-        machines = sorted(
-            {
-                machine_words(run).removeprefix("Trained on ").rstrip(".")
-                if run.get("env")
-                else "not recorded"
-                for run in runs
-            }
-        )
-        estimates = [
-            f"{n_runs * minutes[recipe]:.0f} min" if recipe in minutes else "-" for _, _, minutes in benches
-        ]
-        lines.append(f"| {question} | {f'{measured:.0f} min' if measured is not None else NOT_RUN} | "
+        measured_rows[command.question] = measured is not None
+        if not command.in_everything:
+            left_out.append(command)
+        machines = sorted({machine_where(run) if run.get("env") else "not recorded" for run in runs})
+        timed = [RUN[name].timed_as for name in command.runs]
+        estimates = [f"{sum(minutes[recipe] for recipe in timed):.0f} min" if all(r in minutes for r in timed)
+                     else "-" for _, _, minutes in benches]
+        lines.append(f"| {command.question} | {f'{measured:.0f} min' if measured is not None else NOT_RUN} | "
                      f"{'; '.join(machines) or '-'} |" + "".join(f" {e} |" for e in estimates))
     split = TrainConfig()
-    left_out = [recipe for question, _, key, recipe, _ in rows
-                if key and question in shown and ("q1_3_improve", "--recipe", key) not in EVERYTHING]
     lines += [
         "",
         "`python -m common.everything` runs every row"
-        + "".join(f" but the {recipe} recipe's (`python q1_3_improve.py --recipe {recipe}`)"
-                  for recipe in left_out)
+        + "".join(f" but the {RUN[command.runs[0]].name} recipe's (`{command.words()}`)"
+                  for command in left_out)
         + ". Measured: the sum of each run's epoch times in its JSON."
         + (f" From the speed: the recipe's epochs x ({CIFAR_TRAIN_IMAGES - split.val_size:,} training "
            f"images at the training speed and {split.val_size:,} validation images at the validation speed "
@@ -257,7 +247,7 @@ def times_table(out, every_row=True):
            "little)."
            if benches else ""),
     ]
-    return lines
+    return TimesTable(lines, measured_rows)
 
 
 def recipe_epochs(name):

@@ -1,0 +1,83 @@
+"""The reporting part's model of a results folder: every JSON file read once per build, the runs
+of the registry (config.RUNS) in every table that lists runs, each seed a named SeedRun."""
+import collections
+import json
+import pathlib
+
+from common.config import COMMANDS, EVERYTHING, REPORT_RUNS, RUN, RUNS, TIMED
+from common.reporting import figures, grading, page
+from common.reporting.folder import Results, SeedRun
+from common.reporting.timing import times_rows
+
+from test_verdicts import MADE_UP, made_up_results
+
+
+def made_up_folder(out):
+    """test_verdicts' made-up runs, with the ten 1.3.6 images each reading's sweep shows."""
+    made_up_results(out)
+    ten = {"pred": [0] * 10, "probs": [[0.1] * 10] * 10}
+    for path in (out / "q1_3_dropout.json", out / "sheet" / "q1_3_dropout.json"):
+        record = json.loads(path.read_text())
+        record["predictions"].update(indices=list(range(10)), true=[0] * 10, raw={**ten, "accuracy": 40.0},
+                                     normalized={**ten, "accuracy": 70.0})
+        path.write_text(json.dumps(record))
+
+
+def test_one_report_build_reads_each_json_file_once(tmp_path, monkeypatch):
+    """`python -m common.report FOLDER` over a folder of the report's runs under both readings,
+    their seeds and the pages under it: each record is read once, however many sections use it."""
+    made_up_folder(tmp_path)
+    for name in ("plot_curves", "plot_comparison", "plot_confusion"):  # the made-up runs draw nothing
+        monkeypatch.setattr(figures, name, lambda *args, **kwargs: None)
+    page.main([str(tmp_path)])  # the pages under it are this package's from now on
+    reads = collections.Counter()
+    read_text = pathlib.Path.read_text
+
+    def counted(path, *args, **kwargs):
+        if path.suffix == ".json":
+            reads[path] += 1
+        return read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "read_text", counted)
+    page.main([str(tmp_path)])
+    records = set(tmp_path.rglob("*.json"))
+    assert len(records) > 20  # seed 0 of each script and every other seed, under each reading
+    assert set(reads) == records
+    assert max(reads.values()) == 1
+
+
+def test_a_folders_seeds_are_named_seed_runs_in_seed_order(tmp_path):
+    made_up_results(tmp_path)
+    results = Results(tmp_path)
+    baseline = results.seed_runs["baseline"]
+    assert all(isinstance(each, SeedRun) for each in baseline)
+    assert [each.seed for each in baseline] == list(range(len(MADE_UP["package"]["baseline"])))
+    made_up = MADE_UP["package"]["baseline"]
+    assert [each.run["final_test_acc"] for each in baseline] == [test for test, _ in made_up]
+    assert baseline[0].folder == tmp_path and baseline[1].folder == tmp_path / "seeds" / "baseline_seed1"
+    assert results.reading("sheet").seed_runs["baseline"][0].folder == tmp_path / "sheet"
+
+
+def test_the_grading_rows_are_the_registrys_graded_values(tmp_path):
+    """One row per value each report run names in config.RUNS, with the record field it judges and
+    its seeds' values."""
+    made_up_folder(tmp_path)
+    values = [row for row in grading.rows(tmp_path) if row.kind == "value"]
+    assert sorted((row.question, row.field) for row in values) == sorted(
+        (graded.question, graded.field) for run in RUNS for graded in run.graded)
+    baseline_test = next(row for row in values if row.what == "baseline, final test accuracy")
+    assert baseline_test.values == tuple(test for test, _ in MADE_UP["package"]["baseline"])
+    assert baseline_test.report_value == RUN["baseline"].report_acc == 70.42
+
+
+def test_every_list_of_runs_derives_from_the_registry():
+    assert list(REPORT_RUNS) == [run.name for run in RUNS if run.report_key]
+    assert EVERYTHING == tuple((c.script, *c.args) for c in COMMANDS if c.in_everything)
+    assert set(TIMED) == {run.timed_as for run in RUNS}
+    assert {name for command in COMMANDS for name in command.runs} == set(RUN)
+
+
+def test_the_times_table_has_a_row_per_training_command(tmp_path):
+    table = times_rows(tmp_path)
+    assert list(table.measured) == [c.question for c in COMMANDS if c.runs]
+    assert not any(table.measured.values())
