@@ -129,9 +129,9 @@ def test_the_best_recipe_over_seeds_is_one_list_for_readme_and_confusion_figure(
     assert [each.seed for each in Results(tmp_path).best_recipe_seeds] == [0, 1, 2]
     assert "| 90.20% | 90.07% (89.90 to 90.20, 3 seeds) |" in "\n".join(results_table(tmp_path))
     found, missing = claims.confusion_runs(tmp_path)  # seed 0 kept no counts: seeds 1 and 2, summed
-    assert [label for label, _ in found] == [
-        "1.3.7 this package's best recipe\nseeds 1 and 2 summed: 80.00% right"]
-    summed = found[0][1]
+    assert [(panel.run, panel.seeds) for panel in found] == [("1.3.7 this package's best recipe", [1, 2])]
+    assert found[0].right() == 80.0
+    summed = found[0].counts
     assert summed[0][0] == 90 + 70 and summed[0][1] == 10 + 30 and sum(map(sum, summed)) == 2000
     assert "1.3.4 baseline" in missing and "1.3.7 student's recipe" in missing
 
@@ -296,6 +296,8 @@ def test_claims_told_under_one_reading_only_are_listed_apart(tmp_path):
     from common.reporting import readings
     _made_up_reading(tmp_path, "package", NEAR_THE_REPORT)
     _made_up_reading(tmp_path, "sheet", {name: values[:1] for name, values in NEAR_THE_REPORT.items()})
+    apart = readings.claims_apart(tmp_path)
+    assert len(apart) >= 2 and not any(each.told_under_both() for each in apart)
+    assert all(each.sheet.verdict == UNSURE and each.package.verdict != UNSURE for each in apart)
     told = readings.told_under_one_reading(tmp_path)
-    assert len(told) >= 2 and all("cannot tell" in words for words in told)
     assert f"told under one reading only ({'; '.join(told)})" in readings.summary(tmp_path)

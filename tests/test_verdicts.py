@@ -5,7 +5,7 @@ synthetic numbers, records and tensors only, so that mutation testing (pyproject
 [tool.mutmut]) can run them for every change it makes."""
 import json
 import math
-import os
+import statistics
 from pathlib import Path
 
 import pytest
@@ -406,10 +406,9 @@ def test_the_smallest_splits_are_allowed():
     assert [len(x) for x in split_indices(100, 99, seed=0)] == [1, 99]
 
 
-# The pages' verdict sections, word for word, from a made-up results folder with both readings:
-# every number, verdict and p-value in them follows from the runs below (tests/golden/).
+# The verdicts of a made-up results folder with both readings, by value: every verdict, fit and
+# panel follows from the runs below.
 
-GOLDEN = Path(__file__).resolve().parent / "golden" / "verdict_sections.md"
 # {run: [(final test accuracy, last validation loss) per seed]} under each reading; the
 # validation loss is lowest (1.0) at epoch 2 of 3, so the last minus 1.0 is its rise.
 MADE_UP = {
@@ -458,21 +457,48 @@ def made_up_results(out):
                 path.write_text(json.dumps(record))
 
 
-def verdict_sections(out):
-    from common.reporting import claims as claim_section
-    found, _ = claim_section.confusion_runs(out)
-    return "\n".join(claim_section.section(out) + readings.section(out)
-                     + claim_section.confusion_section(out) + [str(readings.summary(out))]
-                     + [f"panel: {label} ({sum(map(sum, counts))} images)" for label, counts in found])
-
-
-def test_the_verdict_sections_are_word_for_word_what_these_runs_give(tmp_path):
+def test_each_run_fits_the_reading_whose_mean_is_nearer_in_pooled_standard_deviations(tmp_path):
+    """fits(), recomputed here: the distance of each reading's mean from the report's value over the
+    pooled sample standard deviation of both readings' seeds, the nearer reading, and overall the
+    one with the smaller root-mean-square distance."""
+    from common.config import REPORT_RUNS
     made_up_results(tmp_path)
-    sheet = verdict_sections(tmp_path / "sheet")
-    text = verdict_sections(tmp_path) + "\n\n# The sheet's own page\n\n" + sheet
-    if os.environ.get("UPDATE_GOLDEN"):  # after a deliberate change of the pages' words
-        GOLDEN.write_text(text)
-    assert text == GOLDEN.read_text()
+    rows, overall, rms = readings.fits(tmp_path)
+    assert [fit.run for fit in rows] == list(REPORT_RUNS)
+    for fit in rows:
+        samples = {reading: [test for test, _ in MADE_UP[reading][fit.run]] for reading in READINGS}
+        pooled = math.sqrt(sum(statistics.variance(s) for s in samples.values()) / len(samples))  # equal n
+        expected = {reading: abs(statistics.mean(s) - REPORT_RUNS[fit.run].report_acc) / pooled
+                    for reading, s in samples.items()}
+        assert fit.distances == pytest.approx(expected), fit.run
+        assert fit.closer == min(expected, key=expected.get), fit.run
+    assert [fit.closer for fit in rows] == ["sheet", "sheet", "package", "package", "sheet"]
+    squares = {reading: [fit.distances[reading] ** 2 for fit in rows] for reading in READINGS}
+    assert rms == pytest.approx({reading: math.sqrt(statistics.mean(d)) for reading, d in squares.items()})
+    assert overall == "package" and rms["package"] < rms["sheet"]
+
+
+def test_the_claims_apart_between_the_readings_are_those_whose_verdicts_differ(tmp_path):
+    made_up_results(tmp_path)
+    apart = readings.claims_apart(tmp_path)
+    assert [(each.package.short, each.package.verdict, each.sheet.verdict) for each in apart] == [
+        ("p = 0.2 changes little", FAILS, HOLDS), ("p = 0.5 is the best p", HOLDS, UNSURE),
+        ("normalized inputs beat raw ones", HOLDS, FAILS)]
+    assert [each.told_under_both() for each in apart] == [True, False, True]
+
+
+def test_each_confusion_panel_sums_the_counts_of_its_runs_seeds(tmp_path):
+    from common.reporting.claims import confusion_runs
+    made_up_results(tmp_path)
+    found, missing = confusion_runs(tmp_path)
+    assert [(panel.run, panel.seeds) for panel in found] == [
+        ("1.3.4 baseline", [0, 1, 2]), ("1.3.5 dropout p = 0.5 (the best by validation)", [0, 1, 2]),
+        ("1.3.7 student's recipe", [0, 1, 2])]
+    # each seed's counts: 90 right and 1 wrong a cell, seed N adding N cats taken for dogs
+    assert all(panel.counts[3][5] == 3 * 1 + (0 + 1 + 2) and sum(map(sum, panel.counts)) == 3 * 990 + 3
+               for panel in found)
+    assert found[0].right() == pytest.approx(100 * 2700 / 2973)
+    assert missing == ["1.3.7 this package's best recipe"]
 
 
 def test_the_made_up_runs_give_each_verdict_the_pages_show(tmp_path):
@@ -485,9 +511,6 @@ def test_the_made_up_runs_give_each_verdict_the_pages_show(tmp_path):
     sheet = [c.verdict for c in verdicts(Results(tmp_path).reading("sheet"))]
     assert package == [HOLDS, FAILS, HOLDS, HOLDS, HOLDS, HOLDS, HOLDS]
     assert sheet == [HOLDS, HOLDS, HOLDS, UNSURE, HOLDS, FAILS, HOLDS]
-
-
-SPARSE_GOLDEN = Path(__file__).resolve().parent / "golden" / "verdict_sections_sparse.md"
 
 
 def sparse_results(out):
@@ -527,12 +550,26 @@ def sparse_results(out):
         write(folder, "q1_3_dropout", "0.5", dict(BASELINE, dropout=0.5), seed, p5)
 
 
-def test_a_folder_part_way_through_says_what_it_has_and_what_it_lacks(tmp_path):
+def test_a_folder_part_way_through_counts_only_what_it_has(tmp_path):
+    """Only full runs of the report's settings count as seeds (not the smoke run, not the lr 0.05
+    run); with one seed or none a claim cannot be told, but two seeds of p = 0.2 above two of
+    p = 0.5 already say p = 0.5 is not the best; one run with two seeds under both readings decides
+    which reading fits; a panel sums only the seeds that kept counts."""
+    from common.reporting.claims import claims, confusion_runs
     sparse_results(tmp_path)
-    text = verdict_sections(tmp_path) + "\n" + str(readings.summary(tmp_path))
-    if os.environ.get("UPDATE_GOLDEN"):
-        SPARSE_GOLDEN.write_text(text)
-    assert text == SPARSE_GOLDEN.read_text()
+    results = Results(tmp_path)
+    assert {name: [each.seed for each in runs] for name, runs in results.seed_runs.items()} == {
+        "baseline": [0], "dropout 0.2": [0, 1], "dropout 0.5": [0, 1], "dropout 0.8": [], "student": []}
+    verdicts = {claim.short: claim.verdict for claim in claims(results)}
+    assert verdicts.pop("p = 0.5 is the best p") == FAILS
+    assert set(verdicts.values()) == {UNSURE}
+    assert {claim.verdict for claim in claims(results.reading("sheet"))} == {UNSURE}
+    rows, overall, _ = readings.fits(results)
+    assert [fit.run for fit in rows if fit.closer] == ["dropout 0.2"] and overall == "sheet"
+    found, missing = confusion_runs(results)
+    assert [(panel.run, panel.seeds) for panel in found] == [
+        ("1.3.5 dropout p = 0.2 (the best by validation)", [1])]
+    assert missing == ["1.3.4 baseline", "1.3.7 student's recipe", "1.3.7 this package's best recipe"]
 
 
 @pytest.mark.parametrize("first_higher", [True, False])

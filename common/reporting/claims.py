@@ -190,11 +190,29 @@ def section(out):
 DROPOUT_FIGURE, CONFUSION_FIGURE = "q1_3_5_dropout_comparison.png", "q1_3_confusion.png"
 
 
+class ConfusionPanel(NamedTuple):
+    """One panel of the confusion figure: the run, the seeds whose counts it sums, the summed
+    10 x 10 counts (rows: true class)."""
+
+    run: str
+    seeds: list
+    counts: list
+
+    def right(self):
+        """The share of the summed predictions that are right, in %."""
+        return 100 * sum(self.counts[i][i] for i in range(len(self.counts))) / sum(map(sum, self.counts))
+
+    def title(self):
+        """"1.3.4 baseline\nseeds 0, 1 and 2 summed: 70.12% right": the panel's title."""
+        which = (f"seed {self.seeds[0]}" if len(self.seeds) == 1
+                 else f"seeds {', '.join(map(str, self.seeds[:-1]))} and {self.seeds[-1]} summed")
+        return f"{self.run}\n{which}: {self.right():.2f}% right"
+
+
 def confusion_runs(out):
-    """[(label, 10 x 10 counts)] for the baseline, the best dropout p, the student's recipe and
-    the best 1.3.7 recipe, each the counts summed over every seed of that run that kept them
-    (seeds trained before the package kept counts have none); and the labels of those no run
-    has them for yet."""
+    """[ConfusionPanel] for the baseline, the best dropout p, the student's recipe and the best
+    1.3.7 recipe, each the counts summed over every seed of that run that kept them (seeds trained
+    before the package kept counts have none); and the names of the runs none has them for yet."""
     results = Results.of(out)
     runs = results.seed_runs
     sweep = results.record("q1_3_dropout", quick=False) or {}
@@ -210,13 +228,9 @@ def confusion_runs(out):
         if not kept:
             missing.append(label)
             continue
-        summed = [[sum(counts[i][j] for _, counts in kept) for j in range(len(kept[0][1]))]
-                  for i in range(len(kept[0][1]))]
-        right = 100 * sum(summed[i][i] for i in range(len(summed))) / sum(map(sum, summed))
-        seeds = [seed for seed, _ in kept]
-        which = (f"seed {seeds[0]}" if len(seeds) == 1
-                 else f"seeds {', '.join(map(str, seeds[:-1]))} and {seeds[-1]} summed")
-        found.append((f"{label}\n{which}: {right:.2f}% right", summed))
+        size = len(kept[0][1])
+        summed = [[sum(counts[i][j] for _, counts in kept) for j in range(size)] for i in range(size)]
+        found.append(ConfusionPanel(label, [seed for seed, _ in kept], summed))
     return found, missing
 
 

@@ -516,7 +516,7 @@ def draw_confusion(out):
     found, _ = confusion_runs(out)
     if found:
         plot_confusion(
-            dict(found), out.folder / CONFUSION_FIGURE,
+            {panel.title(): panel.counts for panel in found}, out.folder / CONFUSION_FIGURE,
             titled("Test-set confusion counts (rows: true class), summed over the seeds that kept them",
                    False, out),
         )

@@ -145,20 +145,34 @@ def claims_by_reading(out):
     return {reading: claims(results.reading(reading)) for reading in READINGS}
 
 
-def differing_claims(out):
-    """The short words of each claim whose verdict differs between the readings."""
+class ClaimApart(NamedTuple):
+    """A claim whose verdict differs between the readings: its verdict under each."""
+
+    package: object  # a claims.Claim
+    sheet: object
+
+    def told_under_both(self):
+        return UNSURE not in (self.package.verdict, self.sheet.verdict)
+
+
+def claims_apart(out):
+    """[ClaimApart] of each claim whose verdict differs between the readings, in the report's order."""
     verdicts = claims_by_reading(out)
-    package, sheet = verdicts["package"], verdicts["sheet"]
-    return [f"{a.short}: {a.verdict} against {b.verdict}" for a, b in zip(package, sheet)
-            if a.verdict != b.verdict and UNSURE not in (a.verdict, b.verdict)]
+    return [ClaimApart(package, sheet) for package, sheet in zip(verdicts["package"], verdicts["sheet"])
+            if package.verdict != sheet.verdict]
+
+
+def differing_claims(out):
+    """The short words of each claim whose verdict is opposite between the readings (each told)."""
+    return [f"{apart.package.short}: {apart.package.verdict} against {apart.sheet.verdict}"
+            for apart in claims_apart(out) if apart.told_under_both()]
 
 
 def told_under_one_reading(out):
     """The short words of each claim told (holds or not) under one reading and not the other."""
-    verdicts = claims_by_reading(out)
-    return [f"{a.short}: {a.verdict} under {_name('package')}, {b.verdict} under {_name('sheet')}"
-            for a, b in zip(verdicts["package"], verdicts["sheet"])
-            if a.verdict != b.verdict and UNSURE in (a.verdict, b.verdict)]
+    return [f"{apart.package.short}: {apart.package.verdict} under {_name('package')}, "
+            f"{apart.sheet.verdict} under {_name('sheet')}"
+            for apart in claims_apart(out) if not apart.told_under_both()]
 
 
 def section(out):
