@@ -502,7 +502,7 @@ def test_each_confusion_panel_sums_the_counts_of_its_runs_seeds(tmp_path):
 
 
 def test_the_made_up_runs_give_each_verdict_the_pages_show(tmp_path):
-    """The golden page's verdicts, stated: under the package's reading six claims hold and one
+    """The made-up runs' verdicts: under the package's reading six claims hold and one
     (p = 0.2 changes little) does not; under the sheet's, p = 0.2 does change little, p = 0.5
     is not told apart from p = 0.2, and the raw feed beats the normalized one."""
     from common.reporting.claims import claims as verdicts

@@ -199,8 +199,8 @@ class Results:
         return found
 
     def benches(self, pattern="bench_*.json"):
-        """[(path, record)] of the folder's bench records matching pattern, in name order."""
-        return [(path, self.records.get(path)) for path in sorted(self.folder.glob(pattern))]
+        """The folder's bench records matching pattern, in name order (None for one unreadable)."""
+        return [self.records.get(path) for path in sorted(self.folder.glob(pattern))]
 
     def damaged(self):
         """damaged_words for each record here that exists but cannot be read."""

@@ -10,20 +10,24 @@ from .claims import claims
 from .folder import NOT_RUN, Results
 from .stats import FAILS, HOLDS, WITHIN, Spread, agreement, agreement_rule, p_words
 
-# REPORT.md's sections, by key: their headings are written once, here, and the grading
-# table's links are made from them.
+# REPORT.md's sections of the report's questions, by key: (their questions, the rest of their
+# heading); the grading table links each row to its section by the questions.
+QUESTION_SECTIONS = {
+    "data": ("1.1", "Data"),
+    "model": ("1.2", "The ConvNet (1.2.1)"),
+    "steps": ("1.3.1", "The training every 200 steps"),
+    "baseline": ("1.3.2-1.3.4", "Baseline training"),
+    "dropout": ("1.3.5", "Dropout"),
+    "predictions": ("1.3.6", "The best model on ten test images"),
+    "student": ("1.3.7", "The student's improved model"),
+    "answers": ("1.4", "Written answers"),
+}
+# Every section's heading, by key, written once here.
 SECTIONS = {
-    "data": "1.1 Data",
-    "model": "1.2 The ConvNet (1.2.1)",
-    "steps": "1.3.1 The training every 200 steps",
-    "baseline": "1.3.2-1.3.4 Baseline training",
-    "dropout": "1.3.5 Dropout",
-    "predictions": "1.3.6 The best model on ten test images",
-    "student": "1.3.7 The student's improved model",
+    **{key: f"{questions} {title}" for key, (questions, title) in QUESTION_SECTIONS.items()},
     "seeds": "Seeds: how far one run can be trusted",
     "claims": "The report's claims",
     "readings": "Where the report is silent: two readings",
-    "answers": "1.4 Written answers",
 }
 
 
@@ -33,7 +37,7 @@ def anchor(heading):
 
 
 def link(section):
-    return f"[{SECTIONS[section].split(' ')[0]}]({anchor(SECTIONS[section])})"
+    return f"[{QUESTION_SECTIONS[section][0]}]({anchor(SECTIONS[section])})"
 
 
 class Row(NamedTuple):

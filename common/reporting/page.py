@@ -21,6 +21,7 @@ from ..config import (
     TrainConfig,
     as_words,
     differences,
+    figure_prefix,
     report_value,
     report_words,
     script_command,
@@ -425,7 +426,8 @@ def _recipe_section(r, recipe, level="###", heading=True):
             lines.append(_row("final validation accuracy with every test-time view (%)",
                               run["final_val_acc_all_views"]))
     return (lines + [""] + slow_epochs_note(run)
-            + [f"![{f}]({f})" for f in r["figures"] if f.startswith(f"q1_3_7_{recipe}_")] + [""])
+            + [f"![{name}]({name})" for name in r["figures"]
+               if name.startswith(f"{figure_prefix('q1_3_improve', recipe)}_")] + [""])
 
 
 def _section_improve(r, baseline=None):

@@ -60,8 +60,9 @@ class Spread:
         return max(self.values)
 
     def words(self, unit="", single="(1 seed)"):
-        """"69.49% (68.84 to 70.23, 3 seeds)": the mean, then the lowest to the highest seed, as
-        every table writes a spread over seeds; single: what follows the one value of one seed."""
+        """"69.49% (68.84 to 70.23, 3 seeds)": the mean, then the lowest to the highest seed, as the
+        grading, seeds and readings tables and README write a spread over seeds (the ablation tables
+        list each seed's value: ablation._accuracies_words); single: what follows one seed's value."""
         if self.n < 2:
             return f"{self.mean:.2f}{unit} {single}"
         return f"{self.mean:.2f}{unit} ({self.low:.2f} to {self.high:.2f}, {self.n} seeds)"

@@ -62,12 +62,14 @@ def section_time_to_target(out):
         epoch = history["epoch"][i]
         text = (f"- {label}: first reaches it after epoch {epoch}, at {elapsed_minutes(history)[i]:.1f} "
                 "training minutes measured")
-        for capability, threads, minutes in benches:
+        for bench in benches:
+            minutes = bench.minutes
             if recipe in minutes and "student" in minutes:
                 at = epoch * minutes[recipe] / recipe_epochs(recipe)
                 text += (
-                    f"; from the bench's speeds with {capability} kernels, {threads} threads: {at:.1f} min, "
-                    f"{at / minutes['student']:.2f} of the student recipe's {minutes['student']:.1f} min"
+                    f"; from the bench's speeds with {bench.kernels} kernels, {bench.threads} threads: "
+                    f"{at:.1f} min, {at / minutes['student']:.2f} of the student recipe's "
+                    f"{minutes['student']:.1f} min"
                 )
         lines.append(text + ".")
     return lines + [
@@ -82,12 +84,20 @@ def section_time_to_target(out):
     ]
 
 
+class BenchMinutes(NamedTuple):
+    """What one `bench --recipes` says a whole run of each recipe takes on its CPU."""
+
+    kernels: str
+    threads: int
+    minutes: dict  # {recipe: minutes of one whole run}
+
+
 def recipe_minutes(out):
-    """[(CPU kernels, threads, {recipe: minutes of one whole run})] from each `bench --recipes`
+    """[BenchMinutes] from each `bench --recipes`
     JSON in out: the bench's whole-training estimate where it made one (training and
     validation), else epochs x 45,000 images at its training speed."""
     benches = []
-    for _, r in Results.of(out).benches("bench_recipes_cpu_*.json"):
+    for r in Results.of(out).benches("bench_recipes_cpu_*.json"):
         r = r or {}
         env = r.get("env") or {}
         if env.get("cpu_capability") and isinstance(r.get("images_per_second"), dict):
@@ -100,7 +110,7 @@ def recipe_minutes(out):
                 )
                 for name, rates in r["images_per_second"].items()
             }
-            benches.append((env["cpu_capability"], env.get("threads"), minutes))
+            benches.append(BenchMinutes(env["cpu_capability"], env.get("threads"), minutes))
     return benches
 
 
@@ -112,7 +122,7 @@ def _comma_listed(values, digits=0):
 def section_bench(out):
     out = Results.of(out)
     lines = []
-    for _, r in out.benches():
+    for r in out.benches():
         if r is None:
             continue
         device = r["env"]["device"] + kernels_words(r["env"])
@@ -214,7 +224,8 @@ def times_rows(out, every_row=True):
     benches = recipe_minutes(out)
     lines = [
         "| question | measured training time | machine |"
-        + "".join(f" from the speed with {cap} kernels, {threads} threads |" for cap, threads, _ in benches),
+        + "".join(f" from the speed with {bench.kernels} kernels, {bench.threads} threads |"
+                  for bench in benches),
         "|---|---:|---|" + "---:|" * len(benches),
     ]
     measured_rows, left_out = {}, []
@@ -230,8 +241,8 @@ def times_rows(out, every_row=True):
             left_out.append(command)
         machines = sorted({machine_where(run) if run.get("env") else "not recorded" for run in runs})
         timed = [RUN[name].timed_as for name in command.runs]
-        estimates = [f"{sum(minutes[recipe] for recipe in timed):.0f} min" if all(r in minutes for r in timed)
-                     else "-" for _, _, minutes in benches]
+        estimates = [f"{sum(bench.minutes[recipe] for recipe in timed):.0f} min"
+                     if all(recipe in bench.minutes for recipe in timed) else "-" for bench in benches]
         lines.append(f"| {command.question} | {f'{measured:.0f} min' if measured is not None else NOT_RUN} | "
                      f"{'; '.join(machines) or '-'} |" + "".join(f" {e} |" for e in estimates))
     split = TrainConfig()
