@@ -49,7 +49,17 @@ def read_record(path, quick=None):
         return None
     if not isinstance(record, dict) or (quick is not None and record.get("quick") != quick):
         return None
-    return record
+    return upgraded(record)
+
+
+def upgraded(record):
+    """A record in the one shape the reports read, its training runs under "runs". SPEC.md has
+    q1_3_train.json hold its one run at the top level (where graders' tools find it); read, it is
+    {"runs": {"baseline": that run}}, the run keeping the machine it was trained on."""
+    if "runs" in record or not isinstance(record.get("history"), dict):
+        return record
+    run = {k: v for k, v in record.items() if k not in COMMON_KEYS or k == "env"}
+    return {**{k: v for k, v in record.items() if k in COMMON_KEYS}, "runs": {"baseline": run}}
 
 
 def _jsonable(value):
@@ -72,11 +82,9 @@ def kernels_words(env):
 
 
 def runs_of(record):
-    """{key: run} of a record's training runs, the one way to list them: the baseline's record
-    (q1_3_train) is its one run, "baseline"; the others hold theirs under "runs"."""
-    if isinstance(record.get("history"), dict):
-        return {"baseline": record}
-    return {k: r for k, r in (record.get("runs") or {}).items()
+    """{key: run} of a record's training runs (those under "runs" that trained), the one way to
+    list them."""
+    return {k: r for k, r in (upgraded(record).get("runs") or {}).items()
             if isinstance(r, dict) and isinstance(r.get("history"), dict)}
 
 

@@ -81,3 +81,19 @@ def test_the_times_table_has_a_row_per_training_command(tmp_path):
     table = times_rows(tmp_path)
     assert list(table.measured) == [c.question for c in COMMANDS if c.runs]
     assert not any(table.measured.values())
+
+
+def test_the_baselines_record_reads_like_every_other_its_run_under_runs(tmp_path):
+    """SPEC.md keeps q1_3_train.json's run at the top level; read, it is {"runs": {"baseline": run}}
+    with the machine it was trained on, and a record already holding "runs" reads as written."""
+    from common.results import read_record, runs_of
+    run = {"history": {"epoch": [1]}, "steps": [], "final_test_acc": 70.0, "train_config": {"seed": 0}}
+    common = {"config": {"lr": 0.001}, "env": {"device": "cpu"}, "quick": False, "seconds": 1.0,
+              "figures": ["q1_3_4_loss.png"]}
+    (tmp_path / "q1_3_train.json").write_text(json.dumps({**common, **run}))
+    record = read_record(tmp_path / "q1_3_train.json")
+    assert record == {**common, "runs": {"baseline": {"env": {"device": "cpu"}, **run}}}
+    assert runs_of(record) == record["runs"] and runs_of({**common, **run}) == record["runs"]
+    sweep = {**common, "runs": {"0.5": run}, "best_dropout": 0.5}
+    (tmp_path / "q1_3_dropout.json").write_text(json.dumps(sweep))
+    assert read_record(tmp_path / "q1_3_dropout.json") == sweep

@@ -348,11 +348,11 @@ def draw_curves(out, script, key, run, quick):
     return names
 
 
-def draw_steps(out, record, quick):
-    """1.3.1: the baseline's training loss and accuracy every 200 steps."""
-    plot_steps(record["steps"], Results.of(out).folder / STEPS_FIGURE,
-               titled(f"Question 1.3.1: the baseline's training, seed {config_of(record).seed}, logged every "
-                      f"{record['steps'][0]['step']} steps", quick, out))
+def draw_steps(out, run, quick):
+    """1.3.1: the baseline run's training loss and accuracy every 200 steps."""
+    plot_steps(run["steps"], Results.of(out).folder / STEPS_FIGURE,
+               titled(f"Question 1.3.1: the baseline's training, seed {config_of(run).seed}, logged every "
+                      f"{run['steps'][0]['step']} steps", quick, out))
     return STEPS_FIGURE
 
 
@@ -443,9 +443,9 @@ def redraw_folder(folder, images, records=None):
                     )
             except NoData as why:
                 skipped += [(name, str(why)) for name in wants_images[script]]
-        curves_kept = f"{figure_prefix(script, 'baseline')}_loss.png" in listed
-        if script == "q1_3_train" and record.get("steps") and curves_kept:
-            drawn.append(draw_steps(results, record, quick))
+        baseline = runs_of(record).get("baseline") if script == "q1_3_train" else None
+        if baseline and baseline.get("steps") and f"{figure_prefix(script, 'baseline')}_loss.png" in listed:
+            drawn.append(draw_steps(results, baseline, quick))
         if script == "q1_3_improve" and TIME_FIGURE in listed:
             drawn.append(draw_time(results, runs_of(record), quick))
     drawn += [name for name in (draw_dropout_comparison(results), draw_confusion(results)) if name]
@@ -495,8 +495,8 @@ def draw_dropout_comparison(out):
         return None
     seeds = out.seed_runs if not record.get("quick") else {}
     curves = {}
-    baseline = out.record("q1_3_train", record.get("quick"))
-    if baseline and isinstance(baseline.get("history"), dict):
+    baseline = runs_of(out.record("q1_3_train", record.get("quick")) or {}).get("baseline")
+    if baseline:
         config = next(iter(sweep.values())).get("train_config") or {}
         other = [(k, v) for k, v in differences(baseline.get("train_config") or {}, config) if k != "dropout"]
         label = "p = 0 (baseline" + (f", trained with {', '.join(as_words(other))})" if other else ")")

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 from ..config import (GENUINE_MEAN, GENUINE_STD, GIVEN_MEAN, GIVEN_STD, REPORT, REPORT_RUNS, SHEET,
                       SHEET_NUMBERING, SHEET_TARGETS, reading_folder, reading_of, report_value, report_words)
+from ..results import runs_of
 from .claims import claims
 from .folder import NOT_RUN, Results
 from .stats import FAILS, HOLDS, WITHIN, Spread, agreement, agreement_rule, p_words
@@ -246,7 +247,7 @@ def rows(out):
                 + _prediction_row(results)):
         by_question.setdefault(row.question, []).append(row)
     ordered = _data_rows(results)
-    steps = results.record("q1_3_train") or {}
+    steps = runs_of(results.record("q1_3_train") or {}).get("baseline") or {}
     if steps.get("steps"):
         ordered.append(Row("1.3.1", "training loss and accuracy every 200 steps", "logged, not shown",
                            f"{len(steps['steps'])} points", "-", "-", "steps", kind="fact"))

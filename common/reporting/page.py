@@ -298,14 +298,15 @@ def _section_model(r):
 
 
 def _section_steps(r):
-    """1.3.1: the 200-step log, drawn wherever the run's curves are (the figures redraw it)."""
-    steps = r.get("steps") or []
-    if not steps or "q1_3_4_loss.png" not in (r.get("figures") or []):
+    """1.3.1: the baseline's 200-step log, drawn wherever its curves are (the figures redraw it)."""
+    run = runs_of(r).get("baseline") or {}
+    steps = run.get("steps") or []
+    if not steps or f"{figure_prefix('q1_3_train', 'baseline')}_loss.png" not in (r.get("figures") or []):
         return []
     return [_heading("steps"), "",
-            f"The baseline (seed {(r.get('train_config') or {}).get('seed', 0)}) logs its training loss and "
-            f"accuracy every {steps[0]['step']} steps, each the mean over the steps since the last: "
-            f"{len(steps)} points over {r['history']['epoch'][-1]} epochs, from {steps[0]['loss']:.3f} and "
+            f"The baseline (seed {(run.get('train_config') or {}).get('seed', 0)}) logs its training loss "
+            f"and accuracy every {steps[0]['step']} steps, each the mean over the steps since the last: "
+            f"{len(steps)} points over {run['history']['epoch'][-1]} epochs, from {steps[0]['loss']:.3f} and "
             f"{steps[0]['acc']:.1f}% to {steps[-1]['loss']:.3f} and {steps[-1]['acc']:.1f}%. "
             "The whole log is `steps` in `q1_3_train.json`.",
             "", *_figures(r, [STEPS_FIGURE]), ""]
@@ -331,14 +332,15 @@ def curves_answer(history):
 
 
 def _section_train(r):
+    run = runs_of(r)["baseline"]
     lines = [_heading("baseline"), "", _provenance(r), "",
-             f"Settings: {_settings(r.get('train_config', {}))}. {machine_words(r)}", "", *TABLE_HEAD]
-    lines += _training_rows(r, "baseline")
-    lines += [""] + slow_epochs_note(r) + [
+             f"Settings: {_settings(run.get('train_config', {}))}. {machine_words(run)}", "", *TABLE_HEAD]
+    lines += _training_rows(run, "baseline")
+    lines += [""] + slow_epochs_note(run) + [
         f"1.3.3: the report's \"total accuracy of {report_words('baseline/final_val_acc')}\" is read as the "
         "final validation accuracy that the course sheet's 1.3.3 asks for (\"close to 70%\").",
         "",
-        f"1.3.4, from the curves of seed 0: {curves_answer(r['history'])}",
+        f"1.3.4, from the curves of seed 0: {curves_answer(run['history'])}",
         "",
     ]
     return lines + _figures(r, [f for f in r.get("figures", []) if f != STEPS_FIGURE]) + [""]
@@ -564,7 +566,8 @@ def build_report(out):
                 lines += [line for recipe in RECIPE_TITLES if recipe in record["runs"]
                           for line in _recipe_section(record, recipe)]
             elif script in ("q1_3_dropout", "q1_3_improve"):
-                lines += SECTIONS_OF[script](record, baseline=records.get("q1_3_train"))
+                baseline = runs_of(records["q1_3_train"] or {}).get("baseline")
+                lines += SECTIONS_OF[script](record, baseline=baseline)
             else:
                 lines += SECTIONS_OF[script](record)
         except (KeyError, TypeError, IndexError) as err:
