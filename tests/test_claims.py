@@ -89,8 +89,13 @@ def test_the_student_claim_follows_the_json(tmp_path):
     assert _verdict(tmp_path, "1.3.7", "I have achieved") == HOLDS
     report = build_report(tmp_path)
     assert "## The report's claims" in report and "Verdict: **holds**" in report
-    assert ("| 1.3.7 student recipe | 0, 1, 2 | 79.90 | 80.07 | 0.15 | 79.90 | 80.20 | 80.15 | "
-            "79.31 to 80.83 | within seed noise |") in report
+    student = next(row for row in claims.seed_spreads(tmp_path) if row.run == "student")
+    assert (student.seeds, student.seed0, student.report) == ([0, 1, 2], 79.9, 80.15)
+    assert student.spread.mean == pytest.approx(80.0667, abs=1e-4)
+    assert student.spread.std == pytest.approx(0.1528, abs=1e-4)
+    assert (student.spread.low, student.spread.high) == (79.9, 80.2)
+    assert (round(student.agreement.low, 2), round(student.agreement.high, 2)) == (79.31, 80.83)
+    assert student.agreement.verdict == stats.WITHIN
 
     _made_up_results(tmp_path, student_tests=(65.0, 66.0, 65.5))  # the student now below the baseline
     assert _verdict(tmp_path, "1.3.7", "I have achieved") == FAILS
@@ -222,12 +227,14 @@ def test_a_run_whose_readings_lie_equally_near_names_neither(tmp_path):
     # p = 0.5: 74.20 and 74.23 against the report's 74.04, distances 0.6 and 0.7 pooled stds.
     _made_up_reading(tmp_path, "package", {"dropout 0.5": [74.0, 74.4, 74.2]})
     _made_up_reading(tmp_path, "sheet", {"dropout 0.5": [73.9, 74.3, 74.5]})
-    row = next(line for line in readings.section(tmp_path) if line.startswith("| 1.3.5 dropout p = 0.5"))
-    assert row.endswith("| 0.6 | 0.7 | package |")
+    fit = next(fit for fit in readings.fits(tmp_path)[0] if fit.run == "dropout 0.5")
+    assert {reading: round(d, 1) for reading, d in fit.distances.items()} == {"package": 0.6, "sheet": 0.7}
+    assert fit.closer == "package"
     # The sheet's seeds moved to the same distance on the other side: a tie, no winner named.
     _made_up_reading(tmp_path, "sheet", {"dropout 0.5": [73.68, 74.08, 73.88]})
-    row = next(line for line in readings.section(tmp_path) if line.startswith("| 1.3.5 dropout p = 0.5"))
-    assert row.endswith(f"| 0.8 | 0.8 | {readings.TIE} |")
+    fit = next(fit for fit in readings.fits(tmp_path)[0] if fit.run == "dropout 0.5")
+    assert {reading: round(d, 1) for reading, d in fit.distances.items()} == {"package": 0.8, "sheet": 0.8}
+    assert fit.closer == readings.TIE
 
 
 def test_the_fit_says_how_many_runs_it_rests_on(tmp_path):
@@ -270,7 +277,8 @@ def test_a_claim_can_hold_under_one_reading_and_fail_under_the_other(tmp_path):
     assert package["p = 0.5 is the best p"] == HOLDS and sheet["p = 0.5 is the best p"] == FAILS
     report = build_report(tmp_path)
     assert "## Where the report is silent: two readings" in report
-    assert "| 1.3.5 | p = 0.5 is the best p | holds" in report and "| **no** |" in report
+    apart = {each.package.short: each for each in readings.claims_apart(tmp_path)}
+    assert apart["p = 0.5 is the best p"].told_under_both()
     assert "p = 0.5 is the best p: holds against does not hold" in readings.summary(tmp_path)
     # The sheet's runs are not seeds of the package's, nor the other way round.
     assert [each.seed for each in Results(tmp_path).seed_runs["baseline"]] == [0, 1, 2]

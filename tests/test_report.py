@@ -6,7 +6,8 @@ from dataclasses import asdict
 import pytest
 
 from common.reporting.page import build_report, write_report
-from common.config import BEST, BN_ONECYCLE, RECIPES, STUDENT, TrainConfig
+from common.config import BEST, BN_ONECYCLE, RECIPES, STUDENT, TrainConfig, as_words
+from common.reporting.ablation import ablation_rows, seed_groups
 
 
 def history(n):
@@ -116,23 +117,30 @@ def test_ablation_runs_form_one_table(tmp_path):
     write(
         folder, "q1_3_improve", {**common(), "runs": {"best": best}, "flags": ["--epochs 4", "--no-augment"]}
     )
-    text = build_report(tmp_path)
-    assert "| no_augment_4ep | epochs 4, no augment | 4 | 85.00 | - | 63.00 | 50.0 |" in text
+    def table():
+        return [(row.name, as_words(row.changes), row.run["train_config"]["epochs"],
+                 row.run["final_test_acc"])
+                for row in ablation_rows(tmp_path, "best")]
+
+    assert table() == [("no_augment_4ep", ["epochs 4", "no augment"], 4, 85.0)]
+    row = "| no_augment_4ep | epochs 4, no augment | 4 | 85.00 | - | 63.00 | 50.0 |"  # the row as written
+    assert row in build_report(tmp_path)
     full = {**run(88.0), "train_config": recipe, "history": {**history(20), "seconds": [60.0] * 20}}
     write(tmp_path, "q1_3_improve", {**common(), "runs": {"best": full}, "flags": []})
-    text = build_report(tmp_path)
     # The full recipe heads the table, then the shorter runs.
-    head = f"| the best recipe (above) | none: the recipe | {recipe['epochs']} | 88.00 |"
-    assert head in text and text.index(head) < text.index("| no_augment_4ep |")
-    assert "over seeds" not in text  # one run of the recipe gives no spread
+    assert table() == [("the best recipe (above)", [], recipe["epochs"], 88.0),
+                       ("no_augment_4ep", ["epochs 4", "no augment"], 4, 85.0)]
+    assert seed_groups(ablation_rows(tmp_path, "best")) == []  # one run of the recipe gives no spread
     seed1 = tmp_path / "ablation" / "seed1_20ep"
     seed1.mkdir()
     write(seed1, "q1_3_improve", {**common(), "runs": {"best": {**full, "final_test_acc": 87.0,
                                                                "train_config": {**recipe, "seed": 1}}}})
-    text = build_report(tmp_path)
-    assert f"| seed1_20ep | seed 1 | {recipe['epochs']} | 87.00 |" in text
+    assert ("seed1_20ep", ["seed 1"], recipe["epochs"], 87.0) in table()
+    [group] = seed_groups(ablation_rows(tmp_path, "best"))
+    assert group.changes == [] and [(seed, run["final_test_acc"]) for seed, run in group.seeds] == [(0, 88.0),
+                                                                                                   (1, 87.0)]
     assert ("The best recipe over seeds 0, 1: final test 88.00, 87.00% (mean 87.50%, from 87.00% to 88.00%); "
-            "best validation 63.00, 63.00% (mean 63.00%, from 63.00% to 63.00%).") in text
+            "best validation 63.00, 63.00% (mean 63.00%, from 63.00% to 63.00%).") in build_report(tmp_path)
     # A shortened recipe's seeds give the spread its ablation rows are read against.
     seed1_4ep = tmp_path / "ablation" / "seed1_4ep"
     seed1_4ep.mkdir()
@@ -151,9 +159,9 @@ def test_ablation_runs_form_one_table(tmp_path):
             },
         },
     )
-    text = build_report(tmp_path)
-    assert ("The best recipe with epochs 4, no augment over seeds 0, 1: final test 85.00, 84.00% "
-            "(mean 84.50%, from 84.00% to 85.00%); best validation 63.00, 62.00%") in text
+    groups = {tuple(as_words(group.changes)): group for group in seed_groups(ablation_rows(tmp_path, "best"))}
+    assert [seed for seed, _ in groups[("epochs 4", "no augment")].seeds] == [0, 1]
+    assert [run["final_test_acc"] for _, run in groups[("epochs 4", "no augment")].seeds] == [85.0, 84.0]
 
 
 def test_ablation_rows_name_what_differs_from_their_own_recipe(tmp_path):
@@ -171,16 +179,16 @@ def test_ablation_rows_name_what_differs_from_their_own_recipe(tmp_path):
     write(tmp_path, "q1_3_improve", {**common(), "runs": {
         recipe: {**run(90.0), "train_config": asdict(TrainConfig(**RECIPES[recipe])),
                  "history": {**history(4), "seconds": [50.0] * 4}} for recipe in ("best", "bn_onecycle")}})
-    text = build_report(tmp_path)
-    best_table = text[
-        text.index("### Ablation of the best recipe") : text.index("### Ablation of the bn_onecycle")
-    ]
-    assert "| best_no_lookahead_4ep | epochs 4, no lookahead | 4 | 85.00 |" in best_table
-    assert "no_augment_4ep" not in best_table
-    older_table = text[text.index("### Ablation of the bn_onecycle"):]
-    assert "| no_augment_4ep | epochs 4, no augment | 4 | 85.00 |" in older_table  # lists as JSON stores them
-    # A run from before a setting existed had that setting's default.
-    assert "| before_tta_shift | no tta_shift | 20 |" in older_table
+    def changed(recipe):
+        return {row.name: as_words(row.changes) for row in ablation_rows(tmp_path, recipe)}
+
+    assert changed("best") == {"the best recipe (above)": [],
+                               "best_no_lookahead_4ep": ["epochs 4", "no lookahead"]}
+    assert changed("bn_onecycle") == {
+        "the bn_onecycle recipe (above)": [],
+        "no_augment_4ep": ["epochs 4", "no augment"],  # lists as JSON stores them
+        "before_tta_shift": ["no tta_shift"],  # made before tta_shift existed: it had the default
+    }
 
 
 def test_the_report_says_when_each_recipe_first_reaches_the_students_80_3_validation(tmp_path):
@@ -257,7 +265,7 @@ def test_a_rebuild_never_turns_a_measured_row_into_not_run_yet(tmp_path):
 
 
 def test_times_table_estimates_each_question_from_the_measured_speed(tmp_path):
-    from common.reporting.timing import times_table
+    from common.reporting.timing import times_rows
     write(tmp_path, "q1_3_train", {**common(), **run(70.0, n=2),
                                    "train_config": {"epochs": 2}})
     record = json.loads((tmp_path / "q1_3_train.json").read_text())
@@ -266,14 +274,14 @@ def test_times_table_estimates_each_question_from_the_measured_speed(tmp_path):
     (tmp_path / "bench_recipes_cpu_avx2.json").write_text(json.dumps(
         {"env": {"cpu_capability": "AVX2", "threads": 2},
          "images_per_second": {"baseline": [750.0], "student": [500.0], "best": [375.0]}}))
-    lines = times_table(tmp_path)
-    assert "from the speed with AVX2 kernels, 2 threads" in lines[0]
-    baseline = next(line for line in lines if line.startswith("| 1.3.1-1.3.4"))
-    assert "| 2 min |" in baseline and baseline.endswith(
-        "| 20 min |"
-    )  # measured 2 x 60 s; 20 x 45,000 / 750 s
-    dropout = next(line for line in lines if line.startswith("| 1.3.5-1.3.6"))
-    assert "not run yet" in dropout and dropout.endswith("| 60 min |")  # 3 runs x 20 epochs
+    table = times_rows(tmp_path)
+    assert [(bench.kernels, bench.threads) for bench in table.benches] == [("AVX2", 2)]
+    rows = {row.question: row for row in table.rows}
+    baseline, dropout = rows["1.3.1-1.3.4 baseline"], rows["1.3.5-1.3.6 dropout sweep"]
+    assert baseline.measured == pytest.approx(2.0)  # 2 x 60 s
+    assert baseline.estimates == [pytest.approx(20.0)]  # 20 epochs x 45,000 / 750 s
+    assert dropout.measured is None and dropout.estimates == [pytest.approx(60.0)]  # 3 runs x 20 epochs
+    assert "from the speed with AVX2 kernels, 2 threads" in table.lines()[0]
 
 
 def test_gpu_results_stand_beside_the_cpu_ones(tmp_path):

@@ -601,10 +601,13 @@ def test_a_smoke_runs_seeds_are_found_among_smoke_runs_only(tmp_path):
 
 
 def test_seeds_without_a_seed_0_leave_its_cell_empty(tmp_path):
-    from common.reporting.claims import spread_table
+    from common.reporting.claims import seed_spreads, spread_table
     for seed, test in ((1, 68.8), (2, 70.2)):
         _record(tmp_path / "seeds" / f"baseline_seed{seed}", "q1_3_train", _run(BASELINE, seed, test))
-    assert "| 1.3.4 baseline | 1, 2 | - | 69.50 |" in "\n".join(spread_table(tmp_path))
+    baseline = seed_spreads(tmp_path)[0]
+    assert (baseline.run, baseline.seeds, baseline.seed0) == ("baseline", [1, 2], None)
+    assert baseline.spread.mean == pytest.approx(69.5)
+    assert "| 1.3.4 baseline | 1, 2 | - | 69.50 |" in "\n".join(spread_table(tmp_path))  # "-" for no seed 0
 
 
 def test_a_sweeps_best_p_outside_the_reports_three_has_no_confusion_panel(tmp_path):

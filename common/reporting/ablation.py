@@ -17,25 +17,45 @@ class AblationRow(NamedTuple):
     changes: list
 
 
+class SeedGroup(NamedTuple):
+    """Runs of an ablation table that differ only in seed: what they differ from the recipe in
+    (none: the recipe itself), and [(seed, run)] in seed order."""
+
+    changes: list
+    seeds: list
+
+
+def ablation_rows(out, recipe):
+    """[AblationRow] of recipe's ablation table: every run under ablation/ of it, and the recipe's
+    own run here when there are any; the longest runs first, the recipe itself first among them."""
+    out = Results.of(out)
+    # an ablation folder holds one run: its command's machine is the run's
+    rows = [AblationRow(name=each.name, record=each.record, changes=changes(each.run, recipe),
+                        run={**each.run, "env": each.run.get("env") or each.record.get("env") or {}})
+            for each in out.ablation_runs(recipe, quick=None)]
+    own = out.record("q1_3_improve")
+    run = ((own or {}).get("runs") or {}).get(recipe)
+    if rows and isinstance(run, dict) and "train_config" in run:
+        rows.append(AblationRow(f"the {recipe} recipe (above)", own, run, changes(run, recipe)))
+    return sorted(rows, key=lambda row: (-row.run["train_config"]["epochs"], bool(row.changes), row.name))
+
+
+def seed_groups(rows):
+    """[SeedGroup] of two or more full runs among rows that differ only in seed: the recipe's own
+    seeds, and those of a shortened recipe (whose ablation rows they are the yardstick of)."""
+    groups = {}
+    for row in rows:
+        if not row.record.get("quick"):
+            same = [(k, v) for k, v in row.changes if k != "seed"]
+            group = groups.setdefault(repr(same), SeedGroup(same, []))
+            group.seeds.append((row.run["train_config"].get("seed", 0), row.run))
+    return [SeedGroup(group.changes, sorted(group.seeds, key=lambda seed_run: seed_run[0]))
+            for group in groups.values() if len(group.seeds) >= 2]
+
+
 def section_ablation(out):
     """1.3.7: each recipe with one change undone, from figures/ablation/*/q1_3_improve.json."""
-    out = Results.of(out)
-    lines = []
-    for recipe in ABLATED:
-        # an ablation folder holds one run: its command's machine is the run's
-        rows = [
-            AblationRow(name=each.name, record=each.record, changes=changes(each.run, recipe),
-                        run=each.run if each.run.get("env") else {**each.run,
-                                                                  "env": each.record.get("env") or {}})
-            for each in out.ablation_runs(recipe, quick=None)
-        ]
-        own = out.record("q1_3_improve")
-        run = ((own or {}).get("runs") or {}).get(recipe)
-        if rows and isinstance(run, dict) and "train_config" in run:
-            rows.append(AblationRow(f"the {recipe} recipe (above)", own, run, changes(run, recipe)))
-        if rows:
-            lines += _ablation_table(recipe, rows)
-    return lines
+    return [line for recipe in ABLATED for line in _ablation_table(recipe, ablation_rows(out, recipe))]
 
 
 def changes(run, recipe):
@@ -44,7 +64,8 @@ def changes(run, recipe):
 
 
 def _ablation_table(recipe, rows):
-    rows.sort(key=lambda row: (-row.run["train_config"]["epochs"], bool(row.changes), row.name))
+    if not rows:
+        return []
     lines = [
         f"### Ablation of the {recipe} recipe",
         "",
@@ -70,17 +91,8 @@ def _ablation_table(recipe, rows):
             f"{run['final_test_acc']:.2f} | {'-' if plain_views is None else f'{plain_views:.2f}'} | "
             f"{run['best_val_acc']:.2f} | {statistics.median(run['history']['seconds']):.1f} | {kernels} |"
         )
-    # Runs that differ only in seed show how far one run's number can be trusted: the recipe's
-    # own seeds, and those of a shortened recipe (whose ablation rows they are the yardstick of).
-    groups = {}
-    for row in rows:
-        if not row.record.get("quick"):
-            same = tuple(as_words((k, v) for k, v in row.changes if k != "seed"))
-            groups.setdefault(same, []).append((row.run["train_config"].get("seed", 0), row.run))
-    for same, seeds in groups.items():
-        if len(seeds) < 2:
-            continue
-        seeds.sort(key=lambda seed_run: seed_run[0])
+    for group in seed_groups(rows):
+        same, seeds = as_words(group.changes), group.seeds
         lines += ["", f"The {recipe} recipe{' with ' + ', '.join(same) if same else ''} over seeds "
                       f"{', '.join(str(seed) for seed, _ in seeds)}: "
                       f"{_accuracies_words('final test', [run['final_test_acc'] for _, run in seeds])}; "

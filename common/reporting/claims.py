@@ -125,28 +125,49 @@ def claims(out):
     ]
 
 
+class SeedSpread(NamedTuple):
+    """A report run's final test accuracy over seeds: the seeds, seed 0's value (None without
+    one), the spread (None without seeds), the report's value, and where it lies against the
+    seeds (stats.agreement; None with fewer than two seeds)."""
+
+    run: str
+    seeds: list
+    seed0: float | None
+    spread: Spread | None
+    report: float
+    agreement: object
+
+
+def seed_spreads(out):
+    """[SeedSpread] of each of the report's runs, in REPORT_RUNS' order."""
+    rows = []
+    for name, runs in Results.of(out).seed_runs.items():
+        values, report = _values(runs, final_test), REPORT_RUNS[name].report_acc
+        seed0 = next((each.run["final_test_acc"] for each in runs if each.seed == 0), None)
+        rows.append(SeedSpread(name, [each.seed for each in runs], seed0, Spread(values) if values else None,
+                               report, agreement(report, values) if values else None))
+    return rows
+
+
 def spread_table(out):
-    """Markdown lines: each report run's seed-0 final test accuracy beside its spread over
-    seeds, the prediction interval for one more run, and where the report's value lies (the
-    grading table's rule, stats.agreement)."""
+    """Markdown lines of seed_spreads: each report run's seed-0 final test accuracy beside its
+    spread over seeds, the prediction interval for one more run, and where the report's value
+    lies (the grading table's rule, stats.agreement)."""
     lines = [
         "| run | seeds | seed 0 (%) | mean (%) | standard deviation | lowest (%) | highest (%) | report (%) "
         f"| {COVERAGE:.0%} interval for one more run (%) | verdict |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
-    for name, runs in Results.of(out).seed_runs.items():
-        label, report = REPORT_RUNS[name].title, REPORT_RUNS[name].report_acc
-        values = _values(runs, final_test)
-        if not values:
+    for row in seed_spreads(out):
+        label, report, spread, found = REPORT_RUNS[row.run].title, row.report, row.spread, row.agreement
+        if not spread:
             lines.append(f"| {label} | none yet | - | - | - | - | - | {report:.2f} | - | - |")
             continue
-        spread, found = Spread(values), agreement(report, values)
-        seed0 = next((each.run["final_test_acc"] for each in runs if each.seed == 0), None)
         interval = f"{found.low:.2f} to {found.high:.2f}" if found else "one seed: no spread"
         verdict = "-" if not found else found.verdict + (
             f" ({found.seeds_to_tell} seeds would tell)" if found.seeds_to_tell else "")
         lines.append(
-            f"| {label} | {', '.join(str(each.seed) for each in runs)} | {_fmt(seed0)} | {spread.mean:.2f} | "
+            f"| {label} | {', '.join(map(str, row.seeds))} | {_fmt(row.seed0)} | {spread.mean:.2f} | "
             f"{_fmt(spread.std)} | {spread.low:.2f} | {spread.high:.2f} | {report:.2f} | {interval} | "
             f"{verdict} |"
         )

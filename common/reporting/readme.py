@@ -147,7 +147,12 @@ def _results_block(out):
     return Block(table.lines + [""] + verdict_line(out) + readings_line(out), table.measured)
 
 
-BLOCKS = {"results": _results_block, "times": lambda out: Block(*times_rows(out)),
+def _times_block(out):
+    table = times_rows(out)
+    return Block(table.lines(), table.measured)
+
+
+BLOCKS = {"results": _results_block, "times": _times_block,
           "ablations": _lines(ablation_commands), "cost": _lines(cost_line),
           "mutation": _lines(mutation_line)}
 

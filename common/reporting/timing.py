@@ -204,61 +204,80 @@ def precision_verdict(out):
     return lines
 
 
+class TimeRow(NamedTuple):
+    """A row of the times table: a training command's question, its runs' measured minutes (None:
+    not run), the machines they name, and the minutes each bench's speeds give (None: not timed)."""
+
+    question: str
+    measured: float | None
+    machines: list
+    estimates: list
+
+
+class TimesTable(NamedTuple):
+    """The times table: its rows, the benches its estimates come from ([BenchMinutes]), and the
+    commands `python -m common.everything` leaves out."""
+
+    rows: list
+    benches: list
+    left_out: list
+
+    @property
+    def measured(self):
+        """{question: whether its time was measured}."""
+        return {row.question: row.measured is not None for row in self.rows}
+
+    def lines(self):
+        split = TrainConfig()
+        return [
+            "| question | measured training time | machine |"
+            + "".join(f" from the speed with {bench.kernels} kernels, {bench.threads} threads |"
+                      for bench in self.benches),
+            "|---|---:|---|" + "---:|" * len(self.benches),
+            *(f"| {row.question} | {NOT_RUN if row.measured is None else f'{row.measured:.0f} min'} | "
+              f"{'; '.join(row.machines) or '-'} |"
+              + "".join(" - |" if minutes is None else f" {minutes:.0f} min |" for minutes in row.estimates)
+              for row in self.rows),
+            "",
+            "`python -m common.everything` runs every row"
+            + "".join(f" but the {RUN[command.runs[0]].name} recipe's (`{command.words()}`)"
+                      for command in self.left_out)
+            + ". Measured: the sum of each run's epoch times in its JSON."
+            + (f" From the speed: the recipe's epochs x ({CIFAR_TRAIN_IMAGES - split.val_size:,} training "
+               f"images at the training speed and {split.val_size:,} validation images at the validation "
+               "speed that `python -m common.bench --device cpu --recipes` measured; the final test passes "
+               "add a little)."
+               if self.benches else ""),
+        ]
+
+
 def times_table(out, every_row=True):
     """Markdown lines: each question's measured training time (from its JSON) and, per CPU
     kernel family that `bench --recipes` measured, the training time its speed implies;
     every_row: also the questions out has no run of (as "not run yet")."""
-    return times_rows(out, every_row).lines
-
-
-class TimesTable(NamedTuple):
-    """The times table's lines, and for each question shown whether its time was measured."""
-
-    lines: list
-    measured: dict
+    return times_rows(out, every_row).lines()
 
 
 def times_rows(out, every_row=True):
-    """The times table (times_table) as TimesTable, one row per training command (config.COMMANDS)."""
+    """The times table as TimesTable, a row per training command (config.COMMANDS)."""
     out = Results.of(out)
     benches = recipe_minutes(out)
-    lines = [
-        "| question | measured training time | machine |"
-        + "".join(f" from the speed with {bench.kernels} kernels, {bench.threads} threads |"
-                  for bench in benches),
-        "|---|---:|---|" + "---:|" * len(benches),
-    ]
-    measured_rows, left_out = {}, []
+    rows, left_out = [], []
     for command in (command for command in COMMANDS if command.runs):
-        record = out.record(command.script, quick=False)
-        found = runs_of(record) if record else {}
+        found = runs_of(out.record(command.script, quick=False) or {})
         runs = [found[RUN[name].record_key] for name in command.runs if RUN[name].record_key in found]
         if not runs and not every_row:
             continue
-        measured = sum(sum(run["history"].get("seconds") or [0]) for run in runs) / 60 if runs else None
-        measured_rows[command.question] = measured is not None
         if not command.in_everything:
             left_out.append(command)
-        machines = sorted({machine_where(run) if run.get("env") else "not recorded" for run in runs})
         timed = [RUN[name].timed_as for name in command.runs]
-        estimates = [f"{sum(bench.minutes[recipe] for recipe in timed):.0f} min"
-                     if all(recipe in bench.minutes for recipe in timed) else "-" for bench in benches]
-        lines.append(f"| {command.question} | {f'{measured:.0f} min' if measured is not None else NOT_RUN} | "
-                     f"{'; '.join(machines) or '-'} |" + "".join(f" {e} |" for e in estimates))
-    split = TrainConfig()
-    lines += [
-        "",
-        "`python -m common.everything` runs every row"
-        + "".join(f" but the {RUN[command.runs[0]].name} recipe's (`{command.words()}`)"
-                  for command in left_out)
-        + ". Measured: the sum of each run's epoch times in its JSON."
-        + (f" From the speed: the recipe's epochs x ({CIFAR_TRAIN_IMAGES - split.val_size:,} training "
-           f"images at the training speed and {split.val_size:,} validation images at the validation speed "
-           "that `python -m common.bench --device cpu --recipes` measured; the final test passes add a "
-           "little)."
-           if benches else ""),
-    ]
-    return TimesTable(lines, measured_rows)
+        rows.append(TimeRow(
+            question=command.question,
+            measured=sum(sum(run["history"].get("seconds") or [0]) for run in runs) / 60 if runs else None,
+            machines=sorted({machine_where(run) if run.get("env") else "not recorded" for run in runs}),
+            estimates=[sum(bench.minutes[recipe] for recipe in timed)
+                       if all(recipe in bench.minutes for recipe in timed) else None for bench in benches]))
+    return TimesTable(rows, benches, left_out)
 
 
 def recipe_epochs(name):
