@@ -218,8 +218,8 @@ def test_the_reading_whose_means_lie_nearer_the_report_fits_it(tmp_path):
     _made_up_reading(tmp_path, "sheet", FAR_FROM_IT)
     rows, overall, _ = readings.fits(tmp_path)
     assert overall == "package" and all(closer == "package" for *_, closer in rows)
-    assert "fit this package's reading better" in readings.summary(tmp_path)
-    assert "over all 5 runs" in readings.summary(tmp_path)
+    assert "fit this package's reading better" in readings.fit_sentence(tmp_path)
+    assert "over all 5 runs" in readings.fit_sentence(tmp_path)
 
 
 def test_a_run_whose_readings_lie_equally_near_names_neither(tmp_path):
@@ -244,7 +244,8 @@ def test_the_fit_says_how_many_runs_it_rests_on(tmp_path):
     _made_up_reading(tmp_path, "sheet", {"baseline": [70.3], "dropout 0.2": [70.6, 70.8]})
     rows, overall, rms = readings.fits(tmp_path)
     assert [name for name, *_, closer in rows if closer] == ["dropout 0.2"] and overall == "sheet"
-    assert "over the 1 of 5 runs with two seeds or more under both readings" in readings.summary(tmp_path)
+    sentence = readings.fit_sentence(tmp_path)
+    assert "over the 1 of 5 runs with two seeds or more under both readings" in sentence
     assert any("over the 1 of 5 runs" in line for line in readings.section(tmp_path))
 
 
@@ -279,7 +280,7 @@ def test_a_claim_can_hold_under_one_reading_and_fail_under_the_other(tmp_path):
     assert "## Where the report is silent: two readings" in report
     apart = {each.package.short: each for each in readings.claims_apart(tmp_path)}
     assert apart["p = 0.5 is the best p"].told_under_both()
-    assert "p = 0.5 is the best p: holds against does not hold" in readings.summary(tmp_path)
+    assert "p = 0.5 is the best p: holds against does not hold" in readings.fit_sentence(tmp_path)
     # The sheet's runs are not seeds of the package's, nor the other way round.
     assert [each.seed for each in Results(tmp_path).seed_runs["baseline"]] == [0, 1, 2]
     assert Results(tmp_path).seed_runs["baseline"][0].run["final_test_acc"] == NEAR_THE_REPORT["baseline"][0]
@@ -288,7 +289,7 @@ def test_a_claim_can_hold_under_one_reading_and_fail_under_the_other(tmp_path):
 def test_without_the_sheets_runs_there_is_no_section(tmp_path):
     from common.reporting import readings
     _made_up_reading(tmp_path, "package", NEAR_THE_REPORT)
-    assert readings.section(tmp_path) == [] and readings.summary(tmp_path) is None
+    assert readings.section(tmp_path) == [] and readings.fit_sentence(tmp_path) is None
 
 
 def test_readings_that_fit_equally_overall_are_said_to(tmp_path):
@@ -308,4 +309,4 @@ def test_claims_told_under_one_reading_only_are_listed_apart(tmp_path):
     assert len(apart) >= 2 and not any(each.told_under_both() for each in apart)
     assert all(each.sheet.verdict == UNSURE and each.package.verdict != UNSURE for each in apart)
     told = readings.told_under_one_reading(tmp_path)
-    assert f"told under one reading only ({'; '.join(told)})" in readings.summary(tmp_path)
+    assert f"told under one reading only ({'; '.join(told)})" in readings.fit_sentence(tmp_path)

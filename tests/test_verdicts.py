@@ -624,11 +624,11 @@ def test_which_reading_fits_cannot_be_told_before_two_seeds_of_a_run_under_both(
     _record(tmp_path, "q1_3_train", _run(BASELINE, 0, 69.4))
     _record(tmp_path / "seeds" / "baseline_seed1", "q1_3_train", _run(BASELINE, 1, 69.9))
     _record(tmp_path / "sheet", "q1_3_train", _run(dict(BASELINE, **READINGS["sheet"]), 0, 70.4))
-    assert readings.summary(tmp_path) == (
+    assert readings.fit_sentence(tmp_path) == (
         "Where the report is silent (where dropout sits, how many validation images): which reading the "
         "report's numbers fit cannot be told yet (fewer than two seeds of a run under both); no claim's "
         "verdict is opposite between them.")
-    assert readings.summary(tmp_path / "nothing") is None
+    assert readings.fit_sentence(tmp_path / "nothing") is None
 
 
 def committed_pages():

@@ -112,7 +112,7 @@ def _name(reading):
     return READING_NAMES[reading]
 
 
-def summary(out):
+def fit_sentence(out):
     """One sentence: which reading the report's numbers fit, and the claims whose verdict
     differs between the readings; None before the sheet's reading has a run."""
     out = Results.of(out)

@@ -12,7 +12,7 @@ from ..results import runs_of
 from . import grading
 from .claims import claims
 from .folder import NOT_RUN, Results
-from .readings import summary
+from .readings import fit_sentence
 from .stats import FAILS, HOLDS, Spread
 from .timing import times_rows
 
@@ -102,7 +102,7 @@ def ablation_commands(out):
 
 def readings_line(out):
     """Which reading of what the report leaves open its numbers fit; nothing before the sheet's runs."""
-    line = summary(out)
+    line = fit_sentence(out)
     return ["", line + " Details in `figures/REPORT.md`, \"Where the report is silent\"."] if line else []
 
 
