@@ -60,6 +60,7 @@ def test_every_linked_figure_comes_back_without_training(redrawn):
     assert re.match(r"redrew \d+ figures under .* in [\d.]+ s", result.stdout)
 
 
+@pytest.mark.e2e  # redraws every committed figure from the data (most of a minute): the end-to-end tier
 def test_every_committed_figure_is_what_its_record_says(redrawn):
     import matplotlib
     from matplotlib.image import imread
