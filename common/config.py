@@ -470,7 +470,6 @@ COMMANDS = (
     *(Command(f"1.3.7 {recipe} recipe", "q1_3_improve", ("--recipe", recipe), runs=(recipe,),
               in_everything=recipe != "bn_onecycle") for recipe in ("student", "bn_onecycle", "best")),
 )
-EVERYTHING = tuple((command.script, *command.args) for command in COMMANDS if command.in_everything)
 
 
 def script_command(script):

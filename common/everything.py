@@ -26,12 +26,13 @@ import time
 from pathlib import Path
 
 from . import cli
-from .config import (EVERYTHING, READINGS, REPO, REPORT_RUNS, SEEDS_FOLDER, as_flags, reading_folder,
+from .config import (COMMANDS, READINGS, REPO, REPORT_RUNS, SEEDS_FOLDER, as_flags, reading_folder,
                      seed_folder_name)
 from .errors import OutputError, UsageError
 from .files import write_json
 
-COMMANDS = [[f"{script}.py", *args] for script, *args in EVERYTHING]
+# Every question once, in README's order (config.COMMANDS that common.everything runs).
+QUESTIONS = [[f"{command.script}.py", *command.args] for command in COMMANDS if command.in_everything]
 # The report's five training runs, one command each: what another seed repeats.
 SEED_RUNS = {seed_folder_name(name): [f"{run.script}.py", *run.args] for name, run in REPORT_RUNS.items()}
 
@@ -53,7 +54,7 @@ def command_lines(out, seeds, passed_on, reading="package"):
     folder = reading_folder(out, reading)
     for seed in seeds:
         if seed == 0 and reading == "package":
-            lines += [["python", *command, "--out", str(out), *passed_on] for command in COMMANDS]
+            lines += [["python", *command, "--out", str(out), *passed_on] for command in QUESTIONS]
         else:
             lines += [["python", *command, *(["--seed", str(seed)] if seed else []),
                        "--out", str(folder if seed == 0 else seed_folder(folder, name, seed)),
@@ -98,7 +99,7 @@ def main():
         cli.refuse_quick_over_full(out)
     Path(out).mkdir(parents=True, exist_ok=True)
     times, started = [], time.perf_counter()
-    for command in COMMANDS:
+    for command in QUESTIONS:
         training = command[0].startswith("q1_3") and args.checkpoint_dir
         line = [
             sys.executable,

@@ -4,7 +4,8 @@ import collections
 import json
 import pathlib
 
-from common.config import COMMANDS, EVERYTHING, REPORT_RUNS, RUN, RUNS, TIMED
+from common.config import COMMANDS, REPORT_RUNS, RUN, RUNS, TIMED
+from common.everything import QUESTIONS
 from common.reporting import figures, grading, page
 from common.reporting.folder import Results, SeedRun
 from common.reporting.timing import times_rows
@@ -72,7 +73,8 @@ def test_the_grading_rows_are_the_registrys_graded_values(tmp_path):
 
 def test_every_list_of_runs_derives_from_the_registry():
     assert list(REPORT_RUNS) == [run.name for run in RUNS if run.report_key]
-    assert EVERYTHING == tuple((c.script, *c.args) for c in COMMANDS if c.in_everything)
+    assert QUESTIONS == [["q1_1_data.py"], ["q1_2_model.py"], ["q1_3_train.py"], ["q1_3_dropout.py"],
+                         ["q1_3_improve.py", "--recipe", "student"], ["q1_3_improve.py", "--recipe", "best"]]
     assert set(TIMED) == {run.timed_as for run in RUNS}
     assert {name for command in COMMANDS for name in command.runs} == set(RUN)
 
@@ -97,3 +99,56 @@ def test_the_baselines_record_reads_like_every_other_its_run_under_runs(tmp_path
     sweep = {**common, "runs": {"0.5": run}, "best_dropout": 0.5}
     (tmp_path / "q1_3_dropout.json").write_text(json.dumps(sweep))
     assert read_record(tmp_path / "q1_3_dropout.json") == sweep
+
+
+def _improve(folder, recipe, quick=False, **settings):
+    from common.config import RECIPES, TrainConfig, as_dict
+    folder.mkdir(parents=True, exist_ok=True)
+    run = {"train_config": as_dict(TrainConfig(**{**RECIPES[recipe], **settings})), "final_test_acc": 90.0,
+           "history": {"epoch": [1], "val_acc": [80.0], "seconds": [1.0]}}
+    (folder / "q1_3_improve.json").write_text(json.dumps({"quick": quick, "runs": {recipe: run}}))
+
+
+def test_a_recipes_ablation_runs_are_its_runs_under_ablation_in_folder_order(tmp_path):
+    _improve(tmp_path / "ablation" / "b_no_lookahead", "best", lookahead=False)
+    _improve(tmp_path / "ablation" / "a_4ep", "best", epochs=4)
+    _improve(tmp_path / "ablation" / "c_quick", "best", quick=True)
+    _improve(tmp_path / "ablation" / "older", "bn_onecycle")
+    (tmp_path / "ablation" / "damaged").mkdir()
+    (tmp_path / "ablation" / "damaged" / "q1_3_improve.json").write_text("{")
+    results = Results(tmp_path)
+    assert [each.name for each in results.ablation_runs("best")] == ["a_4ep", "b_no_lookahead"]
+    assert [each.name for each in results.ablation_runs("best", quick=None)] == ["a_4ep", "b_no_lookahead",
+                                                                                 "c_quick"]
+    assert [each.name for each in results.ablation_runs("bn_onecycle")] == ["older"]
+    first = results.ablation_runs("best")[0]
+    assert first.run["train_config"]["epochs"] == 4 and first.record["runs"]["best"] is first.run
+
+
+def test_the_benches_are_read_by_name_and_a_damaged_one_is_none(tmp_path):
+    (tmp_path / "bench_recipes_cpu_avx2.json").write_text(json.dumps({"env": {"threads": 2}}))
+    (tmp_path / "bench_cpu_avx2.json").write_text(json.dumps({"median_ratio": 3.0}))
+    (tmp_path / "bench_cpu_avx512.json").write_text("not json")
+    results = Results(tmp_path)
+    assert results.benches() == [{"median_ratio": 3.0}, None, {"env": {"threads": 2}}]
+    assert results.benches("bench_recipes_cpu_*.json") == [{"env": {"threads": 2}}]
+
+
+def test_a_folder_below_shares_the_builds_records_and_takes_its_own_settings(tmp_path):
+    made_up_results(tmp_path)
+    results = Results(tmp_path)
+    sheet = results.below("sheet", {"val_split": "last"})
+    assert sheet.folder == tmp_path / "sheet" and sheet.records is results.records
+    assert sheet.settings == {"val_split": "last"}
+    reading = results.reading("sheet")
+    assert reading.records is results.records and results.reading("sheet") is reading  # made once
+    assert results.below("sheet").settings == results.reading("sheet").settings  # read from its own runs
+
+
+def test_a_confusion_panel_is_titled_by_its_run_its_seeds_and_its_share_right():
+    from common.reporting.claims import ConfusionPanel
+    counts = [[3, 1], [0, 4]]
+    assert ConfusionPanel("1.3.4 baseline", [2], counts).title() == "1.3.4 baseline\nseed 2: 87.50% right"
+    assert ConfusionPanel("1.3.4 baseline", [0, 1, 2], counts).title() == (
+        "1.3.4 baseline\nseeds 0, 1 and 2 summed: 87.50% right")
+    assert ConfusionPanel("r", [0, 1], counts).title() == "r\nseeds 0 and 1 summed: 87.50% right"
