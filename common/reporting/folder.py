@@ -92,13 +92,14 @@ def damaged_words(out, script):
 
 class Results:
     """A folder's results. settings: what its training runs share beyond the report's (a reading's,
-    say: config.READINGS); by default what its own runs share (folder_settings). records: the
+    say: config.READINGS); by default what its own runs share (the settings property). records: the
     build's Records, shared with every other Results of the build."""
 
     def __init__(self, folder, settings=None, records=None):
         self.folder = Path(folder)
         self.records = Records() if records is None else records
         self._settings = settings
+        self._readings = {}
 
     @classmethod
     def of(cls, out):
@@ -118,10 +119,6 @@ class Results:
         if name not in self._readings:
             self._readings[name] = Results(reading_folder(self.folder, name), READINGS[name], self.records)
         return self._readings[name]
-
-    @cached_property
-    def _readings(self):
-        return {}
 
     def folders(self, under=(SEEDS_FOLDER,)):
         """The folder, then each folder under its <under>/ folders, in name order."""
