@@ -545,7 +545,17 @@ def as_words(changes):
     return [k if v is True else f"no {k}" if v is False else f"{k} {_value(v)}" for k, v in changes]
 
 
+def as_argv(changes):
+    """The command-line words that make these changes: ["--lr", "0.1", "--no-augment", "--widths", "32",
+    "64"]."""
+    words = []
+    for k, v in changes:
+        name = k.replace("_", "-")
+        words += ([f"--{name}"] if v is True else [f"--no-{name}"] if v is False
+                  else [f"--{name}", *map(str, v)] if isinstance(v, (list, tuple)) else [f"--{name}", str(v)])
+    return words
+
+
 def as_flags(changes):
-    """The command-line flags that make these changes: "--lr 0.1", "--no-augment"."""
-    flags = [("--" + k.replace("_", "-"), v) for k, v in changes]
-    return [f if v is True else f"--no-{f[2:]}" if v is False else f"{f} {_value(v)}" for f, v in flags]
+    """The command-line flags that make these changes, one a change: "--lr 0.1", "--no-augment"."""
+    return [" ".join(as_argv([change])) for change in changes]

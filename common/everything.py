@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from . import cli
-from .config import (COMMANDS, READINGS, REPO, REPORT_RUNS, SEEDS_FOLDER, as_flags, reading_folder,
+from .config import (COMMANDS, READINGS, REPO, REPORT_RUNS, SEEDS_FOLDER, as_argv, reading_folder,
                      seed_folder_name)
 from .errors import OutputError, UsageError
 from .files import write_json
@@ -43,7 +43,7 @@ def seed_folder(out, name, seed):
 
 def reading_flags(reading):
     """The flags that make a reading's runs: ["--dropout-after", "pools_and_fc", ...]."""
-    return [word for flag in as_flags(READINGS[reading].items()) for word in flag.split()]
+    return as_argv(READINGS[reading].items())
 
 
 def command_lines(out, seeds, passed_on, reading="package"):
