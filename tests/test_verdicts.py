@@ -572,6 +572,50 @@ def test_a_folder_part_way_through_counts_only_what_it_has(tmp_path):
     assert missing == ["1.3.4 baseline", "1.3.7 student's recipe", "1.3.7 this package's best recipe"]
 
 
+def test_the_sections_say_each_gap_of_a_folder_part_way_through_in_words(tmp_path):
+    """The renderers' words where a folder lacks something (their values are asserted above): one
+    seed (no plural, no mean, no interval), no run yet, no 1.3.6 on the whole test set, no p-value,
+    no distance; no committed page has these gaps, so they are stated here."""
+    from common.reporting import claims as claim_section
+    sparse_results(tmp_path)
+    seeds_and_claims = claim_section.section(tmp_path)
+    one_seed = "| 1.3.4 baseline | 0 | 69.40 | 69.40 | - | 69.40 | 69.40 | 70.42 | one seed: no spread | - |"
+    assert one_seed in seeds_and_claims
+    assert "| 1.3.5 dropout p = 0.8 | none yet | - | - | - | - | - | 66.72 | - | - |" in seeds_and_claims
+    said = "\n".join(seeds_and_claims)
+    assert ("Verdict: **cannot tell at this number of seeds**. 1.3.5 dropout p = 0.2, final test "
+            "accuracy (%) over seeds 0, 1: 72.00, 72.40 (mean 72.20); 1.3.4 baseline, final test accuracy "
+            "(%) over seed 0: 69.40.") in said
+    assert "1.3.5 dropout p = 0.8: no full run yet; 1.3.5 dropout p = 0.8: no full run yet." in said
+    assert "accuracy on the whole test set by seed: (none yet)." in said
+    assert ("Not yet recorded by any run: 1.3.4 baseline, 1.3.7 student's recipe, 1.3.7 this package's best "
+            "recipe.") in claim_section.confusion_section(tmp_path)[2]
+    two_readings = readings.section(tmp_path)
+    assert "| 1.3.4 baseline | 70.42 | 69.40 (1 seed) | 70.10 (1 seed) | - | - | - |" in two_readings
+    one_reading = ("| 1.3.5 dropout p = 0.5 | 74.04 | 71.10 (71.00 to 71.20, 2 seeds) | none yet | 20.8 | - "
+                   "| - |")
+    assert one_reading in two_readings
+    unsure = "cannot tell at this number of seeds"
+    assert f"| 1.3.5 | p = 0.5 is the best p | does not hold | {unsure} | not yet |" in two_readings
+
+
+def test_the_readings_say_which_verdicts_agree_and_which_reading_fits_in_one_sentence(tmp_path):
+    made_up_results(tmp_path)
+    two_readings = readings.section(tmp_path)
+    opposite = "| 1.3.5 | p = 0.2 changes little | does not hold (p = 0.003) | holds (p = 0.006) | **no** |"
+    same = ("| 1.3.4 | the validation loss rises (over-fitting) | holds (p = 0.002) | holds (p < 0.001) "
+            "| yes |")
+    assert opposite in two_readings and same in two_readings
+    assert readings.fit_sentence(tmp_path) == (
+        "Where the report is silent (where dropout sits, how many validation images): the report's "
+        "numbers fit this package's reading better (root-mean-square distance 3.1 under this package's "
+        "reading against 4.2 under the course sheet's reading, in pooled seed standard deviations, over all "
+        "5 runs); 2 of the claims' verdicts are opposite between them (p = 0.2 changes little: does not hold "
+        "against holds; normalized inputs beat raw ones: holds against does not hold), and 1 told under one "
+        "reading only (p = 0.5 is the best p: holds under this package's reading, cannot tell at this number "
+        "of seeds under the course sheet's reading).")
+
+
 @pytest.mark.parametrize("first_higher", [True, False])
 def test_each_of_the_four_one_sided_tests_of_differ_little_is_welchs(first_higher):
     """Whichever of the two tests of "within the margin" and of "outside it" decides, its

@@ -38,7 +38,7 @@ def _values(runs, measure):
     return [measure(seed_run.run) for seed_run in runs]
 
 
-def _numbers(name, runs, measure, what, digits=2):
+def _numbers(name, runs, measure, what, digits):
     values = _values(runs, measure)
     if not values:
         return f"{REPORT_RUNS[name].title}: no full run yet"
@@ -67,9 +67,8 @@ class Claim(NamedTuple):
 
 def _claim(question, short, words, tests, numbers):
     """A claim that holds when each of its tests does ([(verdict, p)]: one test, or several that
-    must all hold, whose p-value is the largest)."""
-    verdict, p = tests[0] if len(tests) == 1 else (all_of(tests), _largest_p(tests))
-    return Claim(question, words, verdict, p, numbers, short)
+    must all hold), with the largest of their p-values."""
+    return Claim(question, words, all_of(tests), _largest_p(tests), numbers, short)
 
 
 def claims(out):
@@ -145,7 +144,7 @@ def seed_spreads(out):
         values, report = _values(runs, final_test), REPORT_RUNS[name].report_acc
         seed0 = next((each.run["final_test_acc"] for each in runs if each.seed == 0), None)
         rows.append(SeedSpread(name, [each.seed for each in runs], seed0, Spread(values) if values else None,
-                               report, agreement(report, values) if values else None))
+                               report, agreement(report, values)))
     return rows
 
 

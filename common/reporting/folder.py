@@ -54,11 +54,10 @@ class Records:
 
 @dataclass(frozen=True)
 class SeedRun:
-    """One seed of a run: the run's entry of its record, the record, and the folder it is in."""
+    """One seed of a run: the run's entry of its record, and the folder the record is in."""
 
     seed: int
     run: dict
-    record: dict
     folder: Path
 
 
@@ -137,7 +136,7 @@ class Results:
             run = runs_of(record).get(key)
             cfg = (run or {}).get("train_config")
             if isinstance(cfg, dict) and not differences(cfg, settings, ignore=("seed", *NOT_TRAINING)):
-                found.setdefault(cfg.get("seed", 0), SeedRun(cfg.get("seed", 0), run, record, folder))
+                found.setdefault(cfg.get("seed", 0), SeedRun(cfg.get("seed", 0), run, folder))
         return dict(sorted(found.items()))
 
     @cached_property
