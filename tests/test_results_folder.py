@@ -7,7 +7,7 @@ import pathlib
 from common.config import COMMANDS, REPORT_RUNS, RUN, RUNS, TIMED
 from common.everything import QUESTIONS
 from common.reporting import figures, grading, page
-from common.reporting.folder import Results, SeedRun
+from common.reporting.folder import FedBothWays, Results, SeedRun
 from common.reporting.timing import times_rows
 
 from test_verdicts import MADE_UP, made_up_results
@@ -152,3 +152,23 @@ def test_a_confusion_panel_is_titled_by_its_run_its_seeds_and_its_share_right():
     assert ConfusionPanel("1.3.4 baseline", [0, 1, 2], counts).title() == (
         "1.3.4 baseline\nseeds 0, 1 and 2 summed: 87.50% right")
     assert ConfusionPanel("r", [0, 1], counts).title() == "r\nseeds 0 and 1 summed: 87.50% right"
+
+
+def test_a_record_is_read_in_the_mode_asked_for(tmp_path):
+    """A smoke run's record counts where smoke runs are asked for, and not where full ones are:
+    record(), the 1.3.6 whole-test-set accuracies and the confusion panels' best p."""
+    from common.reporting.claims import confusion_runs
+    (tmp_path / "q1_3_train.json").write_text(json.dumps({"quick": True, "history": {"epoch": [1]}}))
+    results = Results(tmp_path)
+    assert results.record("q1_3_train", quick=True)["quick"] is True
+    assert results.record("q1_3_train") is results.record("q1_3_train", quick=True)
+    assert results.record("q1_3_train", quick=False) is None
+    whole = {"test_set": {"normalized": {"accuracy": 70.0}, "raw": {"accuracy": 40.0}}}
+    sweep = {"best_dropout": 0.5, "predictions": whole,
+             "runs": {"0.5": {"train_config": {"dropout": 0.5}, "history": {"epoch": [1]}}}}
+    for quick, fed in ((False, [FedBothWays(0, normalized=70.0, raw=40.0)]), (True, [])):
+        (tmp_path / "q1_3_dropout.json").write_text(json.dumps({**sweep, "quick": quick}))
+        assert Results(tmp_path).fed_both_ways() == fed
+    (tmp_path / "q1_3_dropout.json").write_text(json.dumps({**sweep, "quick": True, "best_dropout": 0.2}))
+    _, missing = confusion_runs(Results(tmp_path))
+    assert "1.3.5 dropout p = 0.5 (the best by validation)" in missing  # not the smoke run's p = 0.2
