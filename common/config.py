@@ -446,13 +446,15 @@ ABLATED = ("best", "bn_onecycle")
 @dataclass(frozen=True)
 class Command:
     """A command of the package: the question it answers (the times table's row), the script and
-    its arguments, the runs it trains, and whether `python -m common.everything` runs it."""
+    its arguments, the runs it trains, whether `python -m common.everything` runs it, and how the
+    confusion figure titles its panel ("": none; {key}: the run's key, a sweep's best p)."""
 
     question: str
     script: str
     args: tuple = ()
     runs: tuple = ()
     in_everything: bool = True
+    panel: str = ""
 
     def words(self):
         return " ".join([f"python {self.script}.py", *self.args])
@@ -464,11 +466,16 @@ class Command:
 COMMANDS = (
     Command("1.1 data", "q1_1_data"),
     Command("1.2 model", "q1_2_model"),
-    Command("1.3.1-1.3.4 baseline", "q1_3_train", runs=("baseline",)),
+    Command("1.3.1-1.3.4 baseline", "q1_3_train", runs=("baseline",), panel="1.3.4 baseline"),
     Command("1.3.5-1.3.6 dropout sweep", "q1_3_dropout",
-            runs=tuple(run.name for run in RUNS if run.script == "q1_3_dropout")),
-    *(Command(f"1.3.7 {recipe} recipe", "q1_3_improve", ("--recipe", recipe), runs=(recipe,),
-              in_everything=recipe != "bn_onecycle") for recipe in ("student", "bn_onecycle", "best")),
+            runs=tuple(run.name for run in RUNS if run.script == "q1_3_dropout"),
+            panel="1.3.5 dropout p = {key} (the best by validation)"),
+    Command("1.3.7 student recipe", "q1_3_improve", ("--recipe", "student"), runs=("student",),
+            panel="1.3.7 student's recipe"),
+    Command("1.3.7 bn_onecycle recipe", "q1_3_improve", ("--recipe", "bn_onecycle"), runs=("bn_onecycle",),
+            in_everything=False),
+    Command("1.3.7 best recipe", "q1_3_improve", ("--recipe", "best"), runs=("best",),
+            panel="1.3.7 this package's best recipe"),
 )
 
 

@@ -3,7 +3,7 @@ package's seeds, and each of the report's claims quoted with a verdict (common.s
 all from the JSON, never typed; and the figures that combine runs."""
 from typing import NamedTuple
 
-from ..config import REPORT_RUNS, TrainConfig, reading_of
+from ..config import COMMANDS, REPORT_RUNS, RUN, TrainConfig, reading_of
 from .folder import Results
 from .stats import COVERAGE, RULE, Spread, agreement, all_of, higher, p_words, positive, similar
 
@@ -230,18 +230,19 @@ class ConfusionPanel(NamedTuple):
 
 
 def confusion_runs(out):
-    """[ConfusionPanel] for the baseline, the best dropout p, the student's recipe and the best
-    1.3.7 recipe, each the counts summed over every seed of that run that kept them (seeds trained
-    before the package kept counts have none); and the names of the runs none has them for yet."""
+    """[ConfusionPanel] for each command that names a panel (config.COMMANDS: the baseline, the
+    dropout sweep by its best p, the student's recipe and the best 1.3.7 recipe), each the counts
+    summed over every seed of that run that kept them (seeds trained before the package kept counts
+    have none); and the names of the runs none has them for yet."""
     results = Results.of(out)
-    runs = results.seed_runs
     sweep = results.record("q1_3_dropout", quick=False) or {}
     best_p = f"{sweep.get('best_dropout', 0.5):g}"
-    wanted = [("1.3.4 baseline", runs["baseline"]),
-              (f"1.3.5 dropout p = {best_p} (the best by validation)", runs.get(f"dropout {best_p}", [])),
-              ("1.3.7 student's recipe", runs["student"]),
-              ("1.3.7 this package's best recipe",
-               results.best_recipe_seeds)]
+    wanted = []
+    for command in COMMANDS:
+        if command.panel:
+            key = best_p if len(command.runs) > 1 else RUN[command.runs[0]].record_key
+            name = next((name for name in command.runs if RUN[name].record_key == key), None)
+            wanted.append((command.panel.format(key=key), results.seeds_of(name) if name else []))
     found, missing = [], []
     for label, seeded in wanted:
         kept = [(each.seed, each.run["test_confusion"]) for each in seeded if each.run.get("test_confusion")]

@@ -14,8 +14,8 @@ from ..config import (
     FOLDER_SETTINGS,
     NOT_TRAINING,
     READINGS,
-    RECIPES,
     REPORT_RUNS,
+    RUN,
     SCRIPTS,
     SEEDS_FOLDER,
     TrainConfig,
@@ -160,12 +160,19 @@ class Results:
                                               TrainConfig(**run.settings, **self.settings)).values())
                 for name, run in REPORT_RUNS.items()}
 
+    def seeds_of(self, name):
+        """[SeedRun] of a run of config.RUNS in seed order: a report run's (seed_runs), or a recipe's
+        full runs that differ from it only in seed, here and under ablation/."""
+        if name in REPORT_RUNS:
+            return self.seed_runs[name]
+        run = RUN[name]
+        return list(self.same_but_seed(run.script, run.record_key, TrainConfig(**run.settings),
+                                       under=("ablation",)).values())
+
     @cached_property
     def best_recipe_seeds(self):
-        """[SeedRun] of the best 1.3.7 recipe's full runs that differ from it only in seed: the
-        folder's own q1_3_improve.json and those under ablation/, in seed order."""
-        return list(self.same_but_seed("q1_3_improve", "best", TrainConfig(**RECIPES["best"]),
-                                       under=("ablation",)).values())
+        """seeds_of the best 1.3.7 recipe."""
+        return self.seeds_of("best")
 
     def fed_both_ways(self, p="0.5"):
         """[FedBothWays] of dropout p's model, from every full record whose 1.3.6 was made with it
