@@ -109,6 +109,15 @@ class Results:
         """The folder's record of script (q1_3_train, say), or None."""
         return self.records.get(self.folder / f"{script}.json", quick)
 
+    def trained(self, name):
+        """The folder's own full run of a config.RUNS entry (its record's entry), or None."""
+        run = RUN[name]
+        return runs_of(self.record(run.script, quick=False) or {}).get(run.record_key)
+
+    def trained_by(self, command):
+        """The folder's own full runs of a config.Command's runs, in its order."""
+        return [trained for trained in map(self.trained, command.runs) if trained]
+
     def below(self, path, settings=None):
         """The Results of a folder under this one (bf16/, gpu/), read by the same build."""
         return Results(self.folder / path, settings, self.records)

@@ -496,12 +496,8 @@ def student_comparison(student, baseline):
 
 def _final_test_accuracies(results):
     """{run title: final test accuracy} of every full training run of config.RUNS in a folder."""
-    found = {}
-    for run in RUNS:
-        trained = runs_of(results.record(run.script, quick=False) or {}).get(run.record_key)
-        if trained and "final_test_acc" in trained:
-            found[run.title] = trained["final_test_acc"]
-    return found
+    trained = {run.title: results.trained(run.name) for run in RUNS}
+    return {title: run["final_test_acc"] for title, run in trained.items() if run and "final_test_acc" in run}
 
 
 def _section_devices(out):

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-from ..config import ABLATED, COMMANDS, READINGS, RECIPES, REPO, RUN, TrainConfig, as_flags, differences
+from ..config import ABLATED, COMMANDS, READINGS, RECIPES, REPO, TrainConfig, as_flags, differences
 from ..files import locked, write_text
-from ..results import runs_of
 from . import grading
 from .claims import claims
 from .folder import NOT_RUN, Results
@@ -113,9 +112,7 @@ def _hours(runs):
 def cost_line(out):
     """What the whole report costs in CPU time, from the runs' own epoch times."""
     out = Results.of(out)
-    seed0 = [runs_of(record)[RUN[name].record_key] for command in COMMANDS if command.in_everything
-             for record in [out.record(command.script, quick=False) or {}]
-             for name in command.runs if RUN[name].record_key in runs_of(record)]
+    seed0 = [run for command in COMMANDS if command.in_everything for run in out.trained_by(command)]
     seeded = [each.run for reading in READINGS for runs in out.reading(reading).seed_runs.values()
               for each in runs if each.seed != 0 or reading != "package"]
     if not seed0:

@@ -4,7 +4,7 @@ import statistics
 from typing import NamedTuple
 
 from ..config import CIFAR_TRAIN_IMAGES, COMMANDS, RECIPES, REPORT, RUN, TrainConfig, differences
-from ..results import kernels_words, machine_where, runs_of
+from ..results import kernels_words, machine_where
 from .claims import final_test, verdict_words
 from .folder import NOT_RUN, Results
 from .stats import Spread, similar
@@ -264,8 +264,7 @@ def times_rows(out, every_row=True):
     benches = recipe_minutes(out)
     rows, left_out = [], []
     for command in (command for command in COMMANDS if command.runs):
-        found = runs_of(out.record(command.script, quick=False) or {})
-        runs = [found[RUN[name].record_key] for name in command.runs if RUN[name].record_key in found]
+        runs = out.trained_by(command)
         if not runs and not every_row:
             continue
         if not command.in_everything:
