@@ -172,3 +172,21 @@ def test_a_record_is_read_in_the_mode_asked_for(tmp_path):
     (tmp_path / "q1_3_dropout.json").write_text(json.dumps({**sweep, "quick": True, "best_dropout": 0.2}))
     _, missing = confusion_runs(Results(tmp_path))
     assert "1.3.5 dropout p = 0.5 (the best by validation)" in missing  # not the smoke run's p = 0.2
+
+
+def test_a_folders_own_run_of_the_registry_is_its_records_full_entry(tmp_path):
+    """trained(name): the run a config.RUNS entry names, from its script's record here, full runs
+    only; trained_by(command): those of a command's runs the folder has, in the command's order."""
+    sweep_command = next(command for command in COMMANDS if command.script == "q1_3_dropout")
+    run = {"history": {"epoch": [1]}, "final_test_acc": 70.0}
+    (tmp_path / "q1_3_train.json").write_text(json.dumps({"quick": False, **run}))
+    sweep = {"quick": False,
+             "runs": {"0.8": {**run, "final_test_acc": 66.0}, "0.2": {**run, "final_test_acc": 71.0}}}
+    (tmp_path / "q1_3_dropout.json").write_text(json.dumps(sweep))
+    results = Results(tmp_path)
+    assert results.trained("baseline")["final_test_acc"] == 70.0
+    assert results.trained("dropout 0.8")["final_test_acc"] == 66.0 and results.trained("dropout 0.5") is None
+    assert [each["final_test_acc"] for each in results.trained_by(sweep_command)] == [71.0, 66.0]
+    assert results.trained("student") is None
+    (tmp_path / "q1_3_train.json").write_text(json.dumps({"quick": True, **run}))
+    assert Results(tmp_path).trained("baseline") is None  # a smoke run is not a full run
