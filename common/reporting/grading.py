@@ -52,7 +52,8 @@ class Row(NamedTuple):
     # What a value's verdict was judged on (not shown): the report's value and the seeds' values.
     report_value: float | None = None
     values: tuple = ()
-    kind: str = "value"  # a key of KINDS: what the row is
+    # what the row is: "value" (over seeds), "claim", "sheet target", "ten images", "fact", "answer"
+    kind: str = "value"
     field: str | None = None  # a value's record field ("final_test_acc")
     note: str = ""  # how the report's value is read, where it leaves that open
 
@@ -64,9 +65,6 @@ class Row(NamedTuple):
                 f"{self.over_seeds} | {self.verdict} | {link(self.section)} |")
 
 
-# What a grading row is: a value over seeds, a claim, one of the sheet's targets, the ten 1.3.6
-# images, a fact of the data or the network, a written answer.
-KINDS = ("value", "claim", "sheet target", "ten images", "fact", "answer")
 HEAD = ["| question | what | report | this package, seed 0 | this package over seeds: mean (lowest to "
         "highest) | verdict | details |", "|---|---|---:|---:|---|---|---|"]
 NOT_GIVEN = "not given"
@@ -97,13 +95,14 @@ def _accuracy_row(run, graded, seeds):
     values = [each.run[graded.field] for each in seeds]
     seed0 = next((each.run for each in seeds if each.seed == 0), None)
     key = f"{run.report_key}/{graded.field}"
+    report = report_value(key)
     epoch = f"{run.report_key}/best_val_epoch" if graded.field == "best_val_acc" else None
     shown = report_words(key) + (f" (epoch {report_words(epoch)})" if epoch else "")
     ours = "-" if seed0 is None else _percent(seed0[graded.field]) + (
         f" (epoch {seed0['best_val_epoch']})" if epoch else "")
     return Row(graded.question, f"{run.label}, {FIELD_WORDS[graded.field]}", shown, ours,
-               Spread(values).words("%") if values else NOT_RUN, noise_verdict(report_value(key), values),
-               SECTION_OF_RUN[run.script], report_value(key), tuple(values), field=graded.field,
+               Spread(values).words("%") if values else NOT_RUN, noise_verdict(report, values),
+               SECTION_OF_RUN[run.script], report, tuple(values), field=graded.field,
                note=graded.note)
 
 
